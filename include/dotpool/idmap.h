@@ -1,0 +1,92 @@
+/**
+ * \file
+ * Per-connection table of DNS message IDs in flight. An ID is "live" while
+ * its query waits for the answer, and "cancelled" after the query went away
+ * (timeout, client gone): a cancelled ID stays reserved until its late answer
+ * arrives or the connection closes, so that a stale answer can never match a
+ * new query.
+ */
+#ifndef DOTPOOL_IDMAP_H
+#define DOTPOOL_IDMAP_H
+#include <stdint.h>
+
+/** State of an ID in the table. */
+enum dotpool_id_state {
+	/** not in use */
+	DOTPOOL_ID_FREE = 0,
+	/** a query waits for this answer */
+	DOTPOOL_ID_LIVE,
+	/** the query went away; the ID is reserved until the answer comes */
+	DOTPOOL_ID_CANCELLED
+};
+
+/** Name of an ID state for logs. */
+const char* dotpool_id_state_str(enum dotpool_id_state s);
+
+struct dotpool_idmap;
+
+/**
+ * Create a table.
+ * @param capacity: most IDs reserved at once (live + cancelled), 1..65535.
+ * @return the table or NULL.
+ */
+struct dotpool_idmap* dotpool_idmap_create(unsigned capacity);
+
+/** Free a table; m may be NULL. Owners are not touched. */
+void dotpool_idmap_free(struct dotpool_idmap* m);
+
+/**
+ * Reserve an unused ID for owner. The search starts at `start` (give a
+ * random value) and probes onward, so the result is as unpredictable as
+ * `start`.
+ * @param m: the table.
+ * @param owner: non-NULL pointer returned by lookups (borrowed).
+ * @param start: where to start looking.
+ * @param id: returns the ID.
+ * @return 0 or DOTPOOL_EFULL when capacity IDs are reserved.
+ */
+int dotpool_idmap_alloc(struct dotpool_idmap* m, void* owner, uint16_t start,
+	uint16_t* id);
+
+/**
+ * State of an ID.
+ * @param m: the table.
+ * @param id: the ID.
+ * @param owner: if not NULL, returns the owner of a live ID (else NULL).
+ * @return its state.
+ */
+enum dotpool_id_state dotpool_idmap_get(const struct dotpool_idmap* m,
+	uint16_t id, void** owner);
+
+/**
+ * Release an ID (answer arrived, or late answer for a cancelled one).
+ * @return 0 or DOTPOOL_ENOTFOUND if the ID was free.
+ */
+int dotpool_idmap_release(struct dotpool_idmap* m, uint16_t id);
+
+/**
+ * Cancel a live ID: its owner is forgotten, the ID stays reserved.
+ * @return 0 or DOTPOOL_ENOTFOUND if it was not live.
+ */
+int dotpool_idmap_cancel(struct dotpool_idmap* m, uint16_t id);
+
+/** IDs live. */
+unsigned dotpool_idmap_live(const struct dotpool_idmap* m);
+
+/** IDs reserved (live + cancelled). */
+unsigned dotpool_idmap_used(const struct dotpool_idmap* m);
+
+/** Capacity given at create. */
+unsigned dotpool_idmap_capacity(const struct dotpool_idmap* m);
+
+/**
+ * Remove every ID, calling fn for each live one (the owner may be freed or
+ * re-queued by fn; fn must not touch the table).
+ * @param m: the table.
+ * @param fn: called with (owner, id, arg); may be NULL.
+ * @param arg: passed to fn.
+ */
+void dotpool_idmap_drain(struct dotpool_idmap* m,
+	void (*fn)(void* owner, uint16_t id, void* arg), void* arg);
+
+#endif /* DOTPOOL_IDMAP_H */

@@ -1,0 +1,216 @@
+/**
+ * \file
+ * The transport: per worker thread, a pool of DoT connections to upstreams.
+ * An upstream is keyed by (address, port, TLS authentication name) and owns
+ * its connections, the queue of requests waiting for one, its health and its
+ * counters. A request is one attempt to get an answer for one query from one
+ * upstream.
+ *
+ * Threading: a pool and everything in it belong to one worker thread and its
+ * libevent base; nothing here locks. No Unbound headers here: the glue hands
+ * in an event base and a wake-up hook.
+ *
+ * Re-entrancy: a request's done() callback may, before it returns, send new
+ * requests and cancel others, on any upstream of the same pool, including
+ * requests on the very connection that is delivering. The pool re-checks its
+ * state after every callback and never frees an object inside its own
+ * callback (frees are deferred to the event loop).
+ */
+#ifndef DOTPOOL_POOL_H
+#define DOTPOOL_POOL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include "dotpool/config.h"
+#include "dotpool/stats.h"
+
+struct dotpool_pool;
+struct dotpool_upstream;
+struct dotpool_conn;
+struct dotpool_tls;
+struct dotpool_req;
+
+/** Query lifetime, owned by the pool. */
+enum dotpool_req_state {
+	/** not handed to the pool, or finished */
+	DOTPOOL_REQ_IDLE = 0,
+	/** waiting for a connection with room */
+	DOTPOOL_REQ_QUEUED,
+	/** written (or being written) on a connection, awaiting the answer */
+	DOTPOOL_REQ_SENT
+};
+
+/** Name of a request state for logs. */
+const char* dotpool_req_state_str(enum dotpool_req_state s);
+
+/**
+ * Called exactly once per dotpool_pool_send that returned 0, unless the
+ * request is cancelled first.
+ * @param req: the request; the pool no longer references it.
+ * @param err: 0 when an answer arrived, else DOTPOOL_ETIMEOUT, ECLOSED
+ *	(lost twice), ECONNECT-like DOTPOOL_EIO, DOTPOOL_ETLS, DOTPOOL_EVERIFY,
+ *	DOTPOOL_EPROTO.
+ * @param answer: the answer (borrowed, valid during the call), its ID and
+ *	question already checked against the query; NULL on error.
+ * @param len: answer length.
+ */
+typedef void (*dotpool_done_fn)(struct dotpool_req* req, int err,
+	uint8_t* answer, size_t len);
+
+/**
+ * One attempt. The caller allocates it (in the query's region), fills the
+ * public fields, and must keep it alive until done() runs or it calls
+ * dotpool_pool_cancel(). Private fields are zeroed by the caller and
+ * belong to the pool.
+ */
+struct dotpool_req {
+	/* ---- set by the caller ---- */
+	/** the query in wire format (borrowed); the pool rewrites its ID */
+	uint8_t* wire;
+	/** its length */
+	size_t len;
+	/** ms until done(DOTPOOL_ETIMEOUT) */
+	unsigned timeout_ms;
+	/** completion callback */
+	dotpool_done_fn done;
+	/** caller's data */
+	void* arg;
+
+	/* ---- private to the pool ---- */
+	/** state */
+	enum dotpool_req_state state;
+	/** the upstream it was sent to */
+	struct dotpool_upstream* up;
+	/** the connection it is on, when SENT */
+	struct dotpool_conn* conn;
+	/** DNS ID on that connection */
+	uint16_t id;
+	/** times re-sent after a lost connection */
+	uint8_t resent;
+	/** queue links when QUEUED */
+	struct dotpool_req* next;
+	/** queue links when QUEUED */
+	struct dotpool_req* prev;
+	/** monotonic µs when sent, for latency */
+	uint64_t sent_us;
+	/** timeout timer */
+	struct event timer;
+	/** whether timer is assigned */
+	int timer_set;
+};
+
+/** Health of an upstream. */
+enum dotpool_health {
+	/** answering */
+	DOTPOOL_UP = 0,
+	/** failing; retried after a backoff */
+	DOTPOOL_BACKOFF,
+	/** failed fail_threshold times in a row; probed on a schedule */
+	DOTPOOL_DOWN
+};
+
+/** Name of a health state for logs and metrics. */
+const char* dotpool_health_str(enum dotpool_health h);
+
+/**
+ * Create a pool for one worker.
+ * @param base: the worker's libevent base (borrowed).
+ * @param cfg: settings (borrowed, outlives the pool).
+ * @param tls: TLS client context (borrowed, outlives the pool).
+ * @param wake: called first thing in every libevent callback of the pool,
+ *	before any request callback (Unbound refreshes its clock there); may
+ *	be NULL.
+ * @param wake_arg: passed to wake.
+ * @return the pool or NULL.
+ */
+struct dotpool_pool* dotpool_pool_create(struct event_base* base,
+	const struct dotpool_config* cfg, struct dotpool_tls* tls,
+	void (*wake)(void*), void* wake_arg);
+
+/**
+ * Free a pool, its upstreams and connections (fds closed, SSL freed).
+ * Requests still in it are forgotten without callbacks.
+ * @param p: the pool, may be NULL.
+ * @param base_alive: 0 when the event base has already been freed (Unbound's
+ *	reload order): then no event is deleted, only memory is freed.
+ */
+void dotpool_pool_free(struct dotpool_pool* p, int base_alive);
+
+/**
+ * Find or create the upstream for (address, port, name).
+ * @param p: the pool.
+ * @param sa: address and port (copied).
+ * @param salen: its length.
+ * @param auth_name: TLS authentication name (copied), NULL for none.
+ * @param ucfg: its upstream: section or NULL (borrowed, outlives the pool).
+ * @return the upstream (owned by the pool) or NULL (out of memory).
+ */
+struct dotpool_upstream* dotpool_pool_upstream(struct dotpool_pool* p,
+	const struct sockaddr* sa, socklen_t salen, const char* auth_name,
+	const struct dotpool_upstream_cfg* ucfg);
+
+/**
+ * Send a request to an upstream: on an open connection with room, else on a
+ * new connection (up to max_connections), else queued.
+ * @param up: the upstream.
+ * @param req: the request (borrowed until done or cancel).
+ * @return 0 (done() will be called), DOTPOOL_EFULL (queue full) or
+ *	DOTPOOL_ENOMEM; on error done() is not called.
+ */
+int dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req);
+
+/**
+ * Withdraw a request: done() will not be called. Its ID stays reserved on
+ * its connection until the late answer arrives or the connection closes.
+ * Safe on a request that is IDLE.
+ */
+void dotpool_pool_cancel(struct dotpool_req* req);
+
+/** Health of an upstream now. */
+enum dotpool_health dotpool_upstream_health(const struct dotpool_upstream* up);
+
+/**
+ * Whether a request sent now would be tried (UP, or a backoff that expired).
+ */
+int dotpool_upstream_usable(const struct dotpool_upstream* up);
+
+/** What the glue learned from an answer, for health bookkeeping. */
+enum dotpool_outcome {
+	/** a usable answer */
+	DOTPOOL_OUTCOME_OK = 0,
+	/** SERVFAIL, REFUSED, or an answer that failed to parse */
+	DOTPOOL_OUTCOME_BAD_ANSWER
+};
+
+/**
+ * Report the outcome of an answer the pool delivered (timeouts and
+ * connection errors are accounted by the pool itself).
+ */
+void dotpool_upstream_report(struct dotpool_upstream* up,
+	enum dotpool_outcome o);
+
+/** Smoothed round-trip estimate in µs (0 when unknown). */
+uint64_t dotpool_upstream_srtt(const struct dotpool_upstream* up);
+
+/** "addr@port#name" of an upstream, for logs and metrics labels. */
+const char* dotpool_upstream_name(const struct dotpool_upstream* up);
+
+/** The upstream's counters (live, owned by the upstream). */
+const struct dotpool_stats* dotpool_upstream_stats(
+	const struct dotpool_upstream* up);
+
+/**
+ * Visit every upstream of a pool (for metrics and tests).
+ * @param p: the pool.
+ * @param fn: called with each upstream.
+ * @param arg: passed to fn.
+ */
+void dotpool_pool_foreach(struct dotpool_pool* p,
+	void (*fn)(struct dotpool_upstream* up, void* arg), void* arg);
+
+/** Bytes the pool holds (for get_mem). */
+size_t dotpool_pool_mem(const struct dotpool_pool* p);
+
+#endif /* DOTPOOL_POOL_H */

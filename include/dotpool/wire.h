@@ -1,0 +1,64 @@
+/**
+ * \file
+ * Just enough DNS wire format for the transport: IDs, the question section,
+ * and the check that an answer is for the question we asked. Everything
+ * deeper is Unbound's job (parse, scrub, validate).
+ */
+#ifndef DOTPOOL_WIRE_H
+#define DOTPOOL_WIRE_H
+#include <stddef.h>
+#include <stdint.h>
+
+/** DNS header length. */
+#define DOTPOOL_WIRE_HDR 12
+
+/** ID of a message (len >= 2 checked by caller). */
+uint16_t dotpool_wire_id(const uint8_t* msg);
+
+/** Set the ID of a message in place. */
+void dotpool_wire_set_id(uint8_t* msg, uint16_t id);
+
+/**
+ * Length of the question section (name, type, class) at offset 12.
+ * @param msg: the message.
+ * @param len: its length.
+ * @return bytes (> 4) or DOTPOOL_EPROTO if malformed, uses compression,
+ *	or qdcount is not 1.
+ */
+int dotpool_wire_question_len(const uint8_t* msg, size_t len);
+
+/** Why an answer does not match; DOTPOOL_MATCH_OK when it does. */
+enum dotpool_match {
+	/** the answer is for the query */
+	DOTPOOL_MATCH_OK = 0,
+	/** shorter than a header or the question */
+	DOTPOOL_MATCH_SHORT,
+	/** QR bit clear */
+	DOTPOOL_MATCH_NOT_RESPONSE,
+	/** opcode is not QUERY */
+	DOTPOOL_MATCH_OPCODE,
+	/** qdcount is not 1 */
+	DOTPOOL_MATCH_QDCOUNT,
+	/** the ID differs */
+	DOTPOOL_MATCH_ID,
+	/** another name, type or class */
+	DOTPOOL_MATCH_QUESTION
+};
+
+/** Name of a match result for logs and counters. */
+const char* dotpool_match_str(enum dotpool_match m);
+
+/**
+ * Check that an answer is for the query: QR set, opcode QUERY, qdcount 1,
+ * same ID, and the same question (name compared case-insensitively, type
+ * and class exactly).
+ * @param q: the query as sent.
+ * @param qlen: its length.
+ * @param a: the answer.
+ * @param alen: its length.
+ * @return DOTPOOL_MATCH_OK or the first reason it fails.
+ */
+enum dotpool_match dotpool_wire_match(const uint8_t* q, size_t qlen,
+	const uint8_t* a, size_t alen);
+
+#endif /* DOTPOOL_WIRE_H */

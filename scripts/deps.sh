@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages dotpool's build and tests need (idempotent).
+# Usage: scripts/deps.sh [build|test|bench]...   (default: build test)
+set -euo pipefail
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+build_pkgs="build-essential autoconf automake libtool pkg-config libssl-dev
+	libevent-dev dpkg-dev"
+test_pkgs="libcunit1-dev unbound unbound-anchor openssl knot-dnsutils
+	bind9-dnsutils bind9-utils python3 tshark valgrind iproute2 prometheus
+	procps psmisc"
+bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2"
+
+want=
+for what in "${@:-build test}"; do
+	for w in $what; do
+		case $w in
+		build) want="$want $build_pkgs" ;;
+		test) want="$want $test_pkgs" ;;
+		bench) want="$want $bench_pkgs" ;;
+		*) echo "deps.sh: unknown set '$w'" >&2; exit 2 ;;
+		esac
+	done
+done
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing:$missing" >&2
+as_root apt-get update -qq
+# tshark asks whether non-root may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" |
+	as_root debconf-set-selections
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	--no-install-recommends $missing >/dev/null
