@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Self-test of the fault-injecting DoT server (tests/faultsrv/dotfault.py):
+# correct answers by default, and a few faults behave as designed, checked
+# with kdig over TLS on loopback. Exit 77 (skip) without kdig or openssl.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+dotfault="$here/dotfault.py"
+for tool in kdig openssl python3; do
+	command -v $tool >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
+done
+
+tmp=$(mktemp -d /tmp/dotfault-test.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+failures=0
+fail() { echo "FAIL: test_dotfault: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+# --- a test CA and a server certificate for dot.test ----------------------
+(
+	cd "$tmp" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out ca.pem -days 2 -subj /CN=dotfault-ca &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout srv.key -out srv.csr -subj /CN=dot.test &&
+	printf 'subjectAltName=DNS:dot.test\nbasicConstraints=CA:FALSE\n' \
+		>ext.cnf &&
+	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf
+) >/dev/null 2>&1 || { echo "FAIL: test_dotfault: cannot make certs"; exit 1; }
+
+python3 "$dotfault" --cert "$tmp/srv.pem" --key "$tmp/srv.key" \
+	--port-file "$tmp/port" --control "$tmp/ctl" --addr 192.0.2.7 \
+	--zone example.test --keepalive 5000 2>"$tmp/log" &
+pid=$!
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || { cat "$tmp/log"; echo "FAIL: server did not start"; exit 1; }
+port=$(cat "$tmp/port")
+
+ctl() { python3 "$dotfault" --ctl "$tmp/ctl" "$@"; }
+q() {	# q NAME TYPE [kdig options]: full kdig output, stderr included
+	local name=$1 type=$2; shift 2
+	kdig @127.0.0.1 -p "$port" +tls-ca="$tmp/ca.pem" \
+		+tls-hostname=dot.test +timeout=3 +retry=0 "$@" "$name" "$type" 2>&1
+}
+stat() { ctl stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+# --- correct answers ----------------------------------------------------------
+out=$(q a.example.test A)
+grep -q 'status: NOERROR' <<<"$out" && grep -q 'Flags: qr aa rd ra' <<<"$out" &&
+	grep -qE '^a\.example\.test\.\s+60\s+IN\s+A\s+192\.0\.2\.7$' <<<"$out" &&
+	ok "A answer" || fail "A answer wrong: $out"
+grep -q 'Option (11): 0032' <<<"$out" && ok "edns-tcp-keepalive 5000 ms" ||
+	fail "no keepalive option: $out"
+out=$(q b.example.test AAAA)
+grep -qE '^b\.example\.test\.\s+60\s+IN\s+AAAA\s+2001:db8::1$' <<<"$out" &&
+	ok "AAAA answer" || fail "AAAA answer wrong: $out"
+out=$(q nxfoo.example.test A)
+grep -q 'status: NXDOMAIN' <<<"$out" && ok "NXDOMAIN" || fail "nx: $out"
+out=$(q c.example.test MX)
+grep -q 'status: NOERROR' <<<"$out" && grep -q 'ANSWER: 0' <<<"$out" &&
+	grep -q 'IN	SOA' <<<"$out" && ok "NODATA with SOA" || fail "nodata: $out"
+out=$(q www.example.org A)
+grep -q 'status: REFUSED' <<<"$out" && ok "REFUSED outside zone" ||
+	fail "outside zone: $out"
+out=$(kdig @127.0.0.1 -p "$port" +tls-ca="$tmp/ca.pem" +tls-hostname=wrong.test \
+	+timeout=3 +retry=0 a.example.test A 2>&1)
+grep -q 'status: NOERROR' <<<"$out" && fail "wrong auth name accepted" ||
+	ok "certificate checked by name"
+[ "$(stat queries)" = 5 ] && ok "query count 5" ||
+	fail "stats queries $(stat queries) != 5"
+
+# --- faults -------------------------------------------------------------------
+ctl set fault servfail >/dev/null
+out=$(q d.example.test A)
+grep -q 'status: SERVFAIL' <<<"$out" && grep -q 'ANSWER: 0' <<<"$out" &&
+	ok "servfail" || fail "servfail: $out"
+
+ctl set fault wrong-id >/dev/null
+out=$(q e.example.test A)
+grep -q 'reply ID .* is different from query ID' <<<"$out" &&
+	! grep -q 'status: NOERROR' <<<"$out" && ok "wrong-id: kdig complains" ||
+	fail "wrong-id: $out"
+
+ctl set fault wrong-question >/dev/null
+out=$(q f.example.test A)
+grep -q 'question sections are different' <<<"$out" &&
+	grep -q '198\.51\.100\.66' <<<"$out" && ok "wrong-question" ||
+	fail "wrong-question: $out"
+
+ctl set fault tc >/dev/null
+out=$(q g.example.test A)
+grep -qE 'Flags: qr aa tc rd ra' <<<"$out" && grep -q 'ANSWER: 0' <<<"$out" &&
+	ok "tc" || fail "tc: $out"
+
+# close-after:1: the first query of a connection is answered, then the
+# server closes; kdig sends two queries on one connection with +keepopen.
+ctl set fault close-after:1 >/dev/null
+before=$(stat connections)
+out=$(kdig @127.0.0.1 -p "$port" +tls-ca="$tmp/ca.pem" +tls-hostname=dot.test \
+	+timeout=3 +retry=0 +keepopen h1.example.test A h2.example.test A 2>&1)
+conns=$(( $(stat connections) - before ))
+grep -qE '^h1\.example\.test\.\s+60\s+IN\s+A\s+192\.0\.2\.7$' <<<"$out" &&
+	! grep -qE '^h2\.example\.test\.\s+60\s+IN\s+A' <<<"$out" &&
+	[ "$conns" = 1 ] && ok "close-after:1" ||
+	fail "close-after:1 ($conns connections): $out"
+
+ctl set fault slow-drip:40 >/dev/null
+start=$(date +%s%N)
+out=$(q i.example.test A +timeout=10)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# 62 bytes (frame with OPT and keepalive) at 40 ms each: about 2.5 s
+grep -qE '^i\.example\.test\.\s+60\s+IN\s+A\s+192\.0\.2\.7$' <<<"$out" &&
+	[ "$ms" -ge 2000 ] && ok "slow-drip answers right in $ms ms" ||
+	fail "slow-drip ($ms ms): $out"
+
+ctl set fault big >/dev/null
+out=$(q j.example.test A)
+grep -q 'Received 65535 B' <<<"$out" && ok "big: 65535 bytes" || fail "big: $out"
+
+ctl set fault refuse-tcp >/dev/null
+out=$(q k.example.test A)
+! grep -q 'status:' <<<"$out" && ok "refuse-tcp" || fail "refuse-tcp: $out"
+
+ctl set fault tls-alert >/dev/null
+out=$(q l.example.test A)
+grep -q 'alert' <<<"$out" && ok "tls-alert" || fail "tls-alert: $out"
+
+ctl set fault none >/dev/null
+out=$(q m.example.test A)
+grep -qE '^m\.example\.test\.\s+60\s+IN\s+A\s+192\.0\.2\.7$' <<<"$out" &&
+	ok "back to normal" || fail "after none: $out"
+ctl set fault bogus >/dev/null && fail "unknown fault accepted" ||
+	ok "unknown fault refused"
+grep -q 'fault slow-drip fired' "$tmp/log" && ok "fault logged" ||
+	fail "no log line for slow-drip"
+grep -q 'example\.test' "$tmp/log" && fail "query names in the log"
+
+kill -0 "$pid" || fail "server died"
+[ $failures = 0 ] && echo "PASS: test_dotfault" || { cat "$tmp/log"; exit 1; }
