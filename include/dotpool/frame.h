@@ -41,7 +41,9 @@ void dotpool_frame_reader_free(struct dotpool_frame_reader* r);
  * @param r: the reader.
  * @param space: returns a pointer into the reader's buffer.
  * @param len: returns how many bytes may be written there (> 0).
- * @return 0 or DOTPOOL_ENOMEM.
+ * @return 0, DOTPOOL_ENOMEM, or DOTPOOL_EFULL when the buffer is full of
+ *	complete frames not yet taken (call dotpool_frame_next until it
+ *	returns 0 first; the buffer never grows past one maximal frame).
  */
 int dotpool_frame_space(struct dotpool_frame_reader* r, uint8_t** space,
 	size_t* len);

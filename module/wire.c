@@ -1,0 +1,145 @@
+/**
+ * \file
+ * DNS header and question handling for the transport. The checks are
+ * strict on purpose: an answer that cannot be proven to be for the query on
+ * this ID is dropped here, before Unbound sees it, so that a confused or
+ * malicious upstream cannot slip an answer for another question into a
+ * pipelined connection.
+ */
+#include "dotpool/error.h"
+#include "dotpool/wire.h"
+
+/** Longest domain name in wire format (RFC 1035 3.1). */
+#define WIRE_NAME_MAX 255
+/** Longest label (RFC 1035 3.1). */
+#define WIRE_LABEL_MAX 63
+/** Opcode QUERY. */
+#define WIRE_OPCODE_QUERY 0
+
+uint16_t
+dotpool_wire_id(const uint8_t* msg)
+{
+	return (uint16_t)((msg[0] << 8) | msg[1]);
+}
+
+void
+dotpool_wire_set_id(uint8_t* msg, uint16_t id)
+{
+	msg[0] = (uint8_t)(id >> 8);
+	msg[1] = (uint8_t)(id & 0xff);
+}
+
+/** qdcount of a message with a full header. */
+static unsigned
+wire_qdcount(const uint8_t* msg)
+{
+	return ((unsigned)msg[4] << 8) | msg[5];
+}
+
+/** Length of the uncompressed name at msg[off], or DOTPOOL_EPROTO. */
+static int
+wire_name_len(const uint8_t* msg, size_t len, size_t off)
+{
+	size_t pos = off;
+
+	for(;;) {
+		unsigned lab;
+		if(pos >= len)
+			return DOTPOOL_EPROTO;
+		lab = msg[pos];
+		/* The top two bits set mark a compression pointer, and the
+		 * other non-zero patterns are obsolete label types: neither
+		 * belongs in the question of a query or its answer (nothing
+		 * precedes the question for a pointer to point to). */
+		if(lab > WIRE_LABEL_MAX)
+			return DOTPOOL_EPROTO;
+		pos += 1 + lab;
+		if(pos - off > WIRE_NAME_MAX)
+			return DOTPOOL_EPROTO;
+		if(lab == 0)
+			return (int)(pos - off);
+	}
+}
+
+int
+dotpool_wire_question_len(const uint8_t* msg, size_t len)
+{
+	int nlen;
+
+	if(len < DOTPOOL_WIRE_HDR || wire_qdcount(msg) != 1)
+		return DOTPOOL_EPROTO;
+	nlen = wire_name_len(msg, len, DOTPOOL_WIRE_HDR);
+	if(nlen < 0)
+		return nlen;
+	if(len - DOTPOOL_WIRE_HDR < (size_t)nlen + 4)
+		return DOTPOOL_EPROTO;
+	return nlen + 4;
+}
+
+const char*
+dotpool_match_str(enum dotpool_match m)
+{
+	switch(m) {
+	case DOTPOOL_MATCH_OK: return "ok";
+	case DOTPOOL_MATCH_SHORT: return "short";
+	case DOTPOOL_MATCH_NOT_RESPONSE: return "not a response";
+	case DOTPOOL_MATCH_OPCODE: return "opcode";
+	case DOTPOOL_MATCH_QDCOUNT: return "qdcount";
+	case DOTPOOL_MATCH_ID: return "id";
+	case DOTPOOL_MATCH_QUESTION: return "question";
+	}
+	return "unknown";
+}
+
+/** ASCII lower case; other bytes as they are (RFC 4343: only A-Z fold). */
+static uint8_t
+wire_lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c - 'A' + 'a') : c;
+}
+
+enum dotpool_match
+dotpool_wire_match(const uint8_t* q, size_t qlen, const uint8_t* a,
+	size_t alen)
+{
+	int qql;
+	size_t pos, end;
+
+	if(alen < DOTPOOL_WIRE_HDR)
+		return DOTPOOL_MATCH_SHORT;
+	if(!(a[2] & 0x80))
+		return DOTPOOL_MATCH_NOT_RESPONSE;
+	if(((a[2] >> 3) & 0x0f) != WIRE_OPCODE_QUERY)
+		return DOTPOOL_MATCH_OPCODE;
+	if(wire_qdcount(a) != 1)
+		return DOTPOOL_MATCH_QDCOUNT;
+	if(qlen < DOTPOOL_WIRE_HDR || dotpool_wire_id(a) != dotpool_wire_id(q))
+		return DOTPOOL_MATCH_ID;
+	qql = dotpool_wire_question_len(q, qlen);
+	if(qql < 0) {
+		/* Our own query is malformed: nothing can match it. */
+		return DOTPOOL_MATCH_QUESTION;
+	}
+	if(alen < DOTPOOL_WIRE_HDR + (size_t)qql)
+		return DOTPOOL_MATCH_SHORT;
+	/* Walk the query's labels; the answer must have the same label
+	 * lengths at the same places (which also rules out a pointer in the
+	 * answer's question) and the same bytes up to ASCII case. */
+	pos = DOTPOOL_WIRE_HDR;
+	end = DOTPOOL_WIRE_HDR + (size_t)qql - 4;
+	while(pos < end) {
+		size_t lab = q[pos], k;
+		if(a[pos] != q[pos])
+			return DOTPOOL_MATCH_QUESTION;
+		for(k = 1; k <= lab; k++) {
+			if(wire_lower(a[pos + k]) != wire_lower(q[pos + k]))
+				return DOTPOOL_MATCH_QUESTION;
+		}
+		pos += 1 + lab;
+	}
+	for(; pos < end + 4; pos++) {
+		if(a[pos] != q[pos])
+			return DOTPOOL_MATCH_QUESTION;
+	}
+	return DOTPOOL_MATCH_OK;
+}

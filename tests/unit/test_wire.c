@@ -1,0 +1,385 @@
+/**
+ * \file
+ * Unit tests of module/wire.c: IDs, question parsing limits, and every
+ * reason an answer is refused as not matching its query. Truncated inputs
+ * are passed in heap buffers of exactly their length, so that an overread
+ * shows up under valgrind or ASan.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "dotpool/error.h"
+#include "dotpool/wire.h"
+#include "unit.h"
+
+/**
+ * Write a query for a dotted name (no escapes) into buf.
+ * @return its length.
+ */
+static size_t
+make_query(uint8_t* buf, uint16_t id, const char* name, uint16_t type,
+	uint16_t klass)
+{
+	size_t pos = DOTPOOL_WIRE_HDR;
+	const char* p = name;
+
+	memset(buf, 0, DOTPOOL_WIRE_HDR);
+	dotpool_wire_set_id(buf, id);
+	buf[2] = 0x01; /* RD */
+	buf[5] = 1; /* qdcount */
+	while(*p && strcmp(p, ".") != 0) {
+		const char* dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		buf[pos++] = (uint8_t)l;
+		memcpy(buf + pos, p, l);
+		pos += l;
+		p += l;
+		if(*p == '.')
+			p++;
+	}
+	buf[pos++] = 0;
+	buf[pos++] = (uint8_t)(type >> 8);
+	buf[pos++] = (uint8_t)type;
+	buf[pos++] = (uint8_t)(klass >> 8);
+	buf[pos++] = (uint8_t)klass;
+	return pos;
+}
+
+/**
+ * Turn a query into an answer: QR set, one A record appended whose owner is
+ * a compression pointer to the question (normal in answers).
+ * @return the answer's length.
+ */
+static size_t
+make_answer(uint8_t* buf, const uint8_t* q, size_t qlen)
+{
+	static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10,
+		0, 4, 192, 0, 2, 1 };
+
+	memcpy(buf, q, qlen);
+	buf[2] |= 0x80;
+	buf[7] = 1; /* ancount */
+	memcpy(buf + qlen, rr, sizeof(rr));
+	return qlen + sizeof(rr);
+}
+
+/** Heap copy of exactly len bytes (never NULL for len 0: malloc(1)). */
+static uint8_t*
+exact(const uint8_t* src, size_t len)
+{
+	uint8_t* p = malloc(len ? len : 1);
+	if(p && len)
+		memcpy(p, src, len);
+	return p;
+}
+
+static void
+test_id(void)
+{
+	uint8_t m[DOTPOOL_WIRE_HDR] = { 0 };
+
+	dotpool_wire_set_id(m, 0xbeef);
+	UNIT_CHECK(m[0] == 0xbe && m[1] == 0xef,
+		"wire: set_id writes network order");
+	UNIT_CHECK(dotpool_wire_id(m) == 0xbeef, "wire: id reads it back");
+	dotpool_wire_set_id(m, 0);
+	UNIT_CHECK(dotpool_wire_id(m) == 0, "wire: id 0");
+	dotpool_wire_set_id(m, 0xffff);
+	UNIT_CHECK(dotpool_wire_id(m) == 0xffff, "wire: id 65535");
+}
+
+static void
+test_question_len(void)
+{
+	uint8_t q[600];
+	size_t n;
+
+	n = make_query(q, 1, "www.example.com", 1, 1);
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == 17 + 4,
+		"wire: question of www.example.com is 21 bytes");
+	n = make_query(q, 1, ".", 2, 1);
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == 5,
+		"wire: question of the root is 5 bytes");
+	n = make_query(q, 1, "a.b", 1, 1);
+	q[5] = 0;
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: qdcount 0 is refused");
+	q[5] = 2;
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: qdcount 2 is refused");
+	q[4] = 1;
+	q[5] = 1;
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: qdcount 257 is refused");
+}
+
+static void
+test_question_limits(void)
+{
+	uint8_t q[600];
+	char name[400];
+	size_t n;
+	int i;
+
+	/* A 63-octet label is fine, 64 is not (the 0x40 bit pattern). */
+	memset(name, 'a', 63);
+	strcpy(name + 63, ".org");
+	n = make_query(q, 1, name, 1, 1);
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == 1 + 63 + 5 + 4,
+		"wire: a 63-octet label is accepted");
+	memset(name, 'a', 64);
+	strcpy(name + 64, ".org");
+	n = make_query(q, 1, name, 1, 1);
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: a 64-octet label is refused");
+
+	/* Three 63-octet labels and one of 61: 255 octets with the root. */
+	name[0] = 0;
+	for(i = 0; i < 3; i++) {
+		memset(name + i * 64, 'b', 63);
+		name[i * 64 + 63] = '.';
+	}
+	memset(name + 192, 'c', 61);
+	name[253] = 0;
+	n = make_query(q, 1, name, 1, 1);
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == 255 + 4,
+		"wire: a 255-octet name is accepted");
+	memset(name + 192, 'c', 62);
+	name[254] = 0;
+	n = make_query(q, 1, name, 1, 1);
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: a 256-octet name is refused");
+}
+
+static void
+test_question_compression(void)
+{
+	uint8_t q[64];
+	size_t n = make_query(q, 1, "example.com", 1, 1);
+
+	/* Replace "com" by a pointer back to offset 12. */
+	q[12 + 8] = 0xc0;
+	q[12 + 9] = 0x0c;
+	n = 12 + 10;
+	q[n++] = 0; q[n++] = 1; q[n++] = 0; q[n++] = 1;
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: a compression pointer in the question is refused");
+	/* The pointer as the whole name. */
+	n = 12;
+	q[n++] = 0xc0; q[n++] = 0x0c;
+	q[n++] = 0; q[n++] = 1; q[n++] = 0; q[n++] = 1;
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: a question name that is only a pointer is refused");
+	/* The reserved 0x80 label type. */
+	q[12] = 0x80;
+	UNIT_CHECK(dotpool_wire_question_len(q, n) == DOTPOOL_EPROTO,
+		"wire: the 0x80 label type is refused");
+}
+
+static void
+test_truncated(void)
+{
+	uint8_t q[128], a[160];
+	size_t qn = make_query(q, 0x1234, "host.example.net", 28, 1);
+	size_t an = make_answer(a, q, qn), k;
+	int qql = dotpool_wire_question_len(q, qn);
+
+	UNIT_REQUIRE(qql > 4, "wire: test query parses");
+	for(k = 0; k < qn; k++) {
+		uint8_t* p = exact(q, k);
+		UNIT_REQUIRE(p != NULL, "wire test: allocation");
+		UNIT_CHECKF(dotpool_wire_question_len(p, k) == DOTPOOL_EPROTO,
+			"wire: a query cut to %zu bytes has no question", k);
+		UNIT_CHECKF(dotpool_wire_match(p, k, a, an) != DOTPOOL_MATCH_OK,
+			"wire: nothing matches a query cut to %zu bytes", k);
+		free(p);
+	}
+	for(k = 0; k <= an; k++) {
+		uint8_t* p = exact(a, k);
+		enum dotpool_match r;
+		UNIT_REQUIRE(p != NULL, "wire test: allocation");
+		r = dotpool_wire_match(q, qn, p, k);
+		if(k < DOTPOOL_WIRE_HDR + (size_t)qql) {
+			UNIT_CHECKF(r == DOTPOOL_MATCH_SHORT, "wire: an answer "
+				"cut to %zu bytes is short, got %s", k,
+				dotpool_match_str(r));
+		} else {
+			UNIT_CHECKF(r == DOTPOOL_MATCH_OK, "wire: an answer cut "
+				"to %zu bytes still has the whole question, "
+				"got %s", k, dotpool_match_str(r));
+		}
+		(void)dotpool_wire_question_len(p, k);
+		free(p);
+	}
+}
+
+static void
+test_match_ok(void)
+{
+	uint8_t q[128], a[160];
+	size_t qn = make_query(q, 77, "Www.Example.COM", 1, 1);
+	size_t an = make_answer(a, q, qn);
+
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_OK,
+		"wire: the answer to a query matches");
+	/* Change the case of the answer's name (0x20 mixing, RFC 4343). */
+	a[13] = 'w';
+	a[17] = 'E';
+	a[25] = 'c';
+	a[26] = 'o';
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_OK,
+		"wire: the question name matches case-insensitively");
+	/* Other header bits do not matter: AA, TC, RA, rcode. */
+	a[2] |= 0x06;
+	a[3] = 0x83;
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_OK,
+		"wire: flags and rcode do not affect the match");
+}
+
+static void
+test_match_reasons(void)
+{
+	uint8_t q[128], a[160], b[160];
+	size_t qn = make_query(q, 0xa55a, "mail.example.org", 15, 1);
+	size_t an = make_answer(a, q, qn), bn;
+
+	memcpy(b, a, an);
+	b[2] &= 0x7f;
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) ==
+		DOTPOOL_MATCH_NOT_RESPONSE, "wire: QR clear is not a response");
+
+	memcpy(b, a, an);
+	b[2] = (uint8_t)((b[2] & 0x87) | (2 << 3));
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_OPCODE,
+		"wire: opcode STATUS is refused");
+	b[2] = (uint8_t)((b[2] & 0x87) | (4 << 3));
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_OPCODE,
+		"wire: opcode NOTIFY is refused");
+
+	memcpy(b, a, an);
+	b[5] = 0;
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_QDCOUNT,
+		"wire: qdcount 0 in the answer is refused");
+	b[5] = 2;
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_QDCOUNT,
+		"wire: qdcount 2 in the answer is refused");
+
+	memcpy(b, a, an);
+	dotpool_wire_set_id(b, 0xa55b);
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_ID,
+		"wire: another ID is refused");
+
+	memcpy(b, a, an);
+	b[13] = 'n'; /* "nail" */
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_QUESTION,
+		"wire: another name of the same length is refused");
+
+	memcpy(b, a, an);
+	b[12 + 18 + 1] = 16; /* type MX -> TXT */
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_QUESTION,
+		"wire: another type is refused");
+
+	memcpy(b, a, an);
+	b[12 + 18 + 3] = 3; /* class IN -> CH */
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_QUESTION,
+		"wire: another class is refused");
+
+	/* A longer name: the answer for "mail.example.org.evil". */
+	bn = make_query(b, 0xa55a, "mail.example.org.evil", 15, 1);
+	b[2] |= 0x80;
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, bn) == DOTPOOL_MATCH_QUESTION,
+		"wire: a longer name is refused");
+	/* A shorter name whose labels are a prefix. */
+	bn = make_query(b, 0xa55a, "mail.example", 15, 1);
+	b[2] |= 0x80;
+	memcpy(b + bn, a + qn, an - qn);
+	bn += an - qn;
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, bn) == DOTPOOL_MATCH_QUESTION,
+		"wire: a shorter name is refused");
+
+	/* The same question written with a pointer in the answer. */
+	memcpy(b, a, an);
+	b[12 + 5] = 0xc0;
+	b[12 + 6] = 0x0c;
+	UNIT_CHECK(dotpool_wire_match(q, qn, b, an) == DOTPOOL_MATCH_QUESTION,
+		"wire: a pointer in the answer's question is refused");
+
+	/* Case folding is ASCII only: 0xC1 and 0xE1 differ. */
+	qn = make_query(q, 9, "x.y", 1, 1);
+	q[13] = 0xc1;
+	an = make_answer(a, q, qn);
+	a[13] = 0xe1;
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_QUESTION,
+		"wire: non-ASCII bytes are compared exactly");
+
+	/* A malformed query can match nothing. */
+	qn = make_query(q, 9, "x.y", 1, 1);
+	an = make_answer(a, q, qn);
+	q[5] = 2;
+	a[5] = 1;
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_QUESTION,
+		"wire: an answer never matches a malformed query");
+}
+
+static void
+test_match_order(void)
+{
+	uint8_t q[64], a[96];
+	size_t qn = make_query(q, 5, "a.b", 1, 1);
+	size_t an = make_answer(a, q, qn);
+
+	/* Several faults at once: the first reason in the documented order
+	 * is the one reported. */
+	a[2] = 0; /* QR clear, opcode 0 */
+	a[5] = 0;
+	dotpool_wire_set_id(a, 6);
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) ==
+		DOTPOOL_MATCH_NOT_RESPONSE, "wire: QR is checked first");
+	a[2] = 0x80 | (1 << 3);
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_OPCODE,
+		"wire: opcode is checked before qdcount");
+	a[2] = 0x80;
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_QDCOUNT,
+		"wire: qdcount is checked before the ID");
+	a[5] = 1;
+	UNIT_CHECK(dotpool_wire_match(q, qn, a, an) == DOTPOOL_MATCH_ID,
+		"wire: the ID is checked before the question");
+}
+
+static void
+test_match_str(void)
+{
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_OK), "ok") == 0,
+		"wire: match name ok");
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_SHORT), "short") == 0,
+		"wire: match name short");
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_NOT_RESPONSE),
+		"not a response") == 0, "wire: match name not a response");
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_OPCODE), "opcode")
+		== 0, "wire: match name opcode");
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_QDCOUNT), "qdcount")
+		== 0, "wire: match name qdcount");
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_ID), "id") == 0,
+		"wire: match name id");
+	UNIT_CHECK(strcmp(dotpool_match_str(DOTPOOL_MATCH_QUESTION),
+		"question") == 0, "wire: match name question");
+	UNIT_CHECK(strcmp(dotpool_match_str((enum dotpool_match)99),
+		"unknown") == 0, "wire: an out-of-range value is unknown");
+}
+
+int
+main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "id", test_id },
+		{ "question length", test_question_len },
+		{ "question limits", test_question_limits },
+		{ "compression in question", test_question_compression },
+		{ "truncated inputs", test_truncated },
+		{ "match ok", test_match_ok },
+		{ "match failure reasons", test_match_reasons },
+		{ "match check order", test_match_order },
+		{ "match names", test_match_str },
+		{ NULL, NULL }
+	};
+	return unit_run("wire", tests);
+}
