@@ -1,0 +1,43 @@
+/**
+ * \file
+ * ABI guard: Unbound's module structs change layout with its version, its
+ * configure options and even distribution patches, and a module built for
+ * one build must never run inside another. At load, the module checks that
+ * the running executable carries the version and configure line of the
+ * Unbound tree it was compiled against, and that optional features are
+ * present or absent as they were in that tree.
+ */
+#ifndef DOTPOOL_ABI_H
+#define DOTPOOL_ABI_H
+#include <stddef.h>
+
+/** One optional feature: a symbol that exists exactly when it is built. */
+struct dotpool_abi_feature {
+	/** feature name for messages, e.g. "dnstap" */
+	const char* name;
+	/** a symbol the executable exports when it has the feature */
+	const char* symbol;
+	/** whether the tree we were built against has it */
+	int expected;
+};
+
+/**
+ * Check the running Unbound against the build we were compiled for.
+ * @param exe: the executable to inspect, normally "/proc/self/exe".
+ * @param version: the version we were built for, e.g. "1.17.1".
+ * @param confline: the configure line we were built for.
+ * @param features: array of features, may be NULL.
+ * @param nfeatures: its length.
+ * @param lookup: returns non-NULL when a symbol exists in the running
+ *	process (dlsym); may be NULL to skip the feature check.
+ * @param err: returns one line naming both builds on mismatch.
+ * @param errlen: size of err.
+ * @return 0 when the build matches, DOTPOOL_EINVAL on mismatch,
+ *	DOTPOOL_EIO when the executable cannot be read.
+ */
+int dotpool_abi_check(const char* exe, const char* version,
+	const char* confline, const struct dotpool_abi_feature* features,
+	size_t nfeatures, void* (*lookup)(const char* symbol),
+	char* err, size_t errlen);
+
+#endif /* DOTPOOL_ABI_H */

@@ -1,0 +1,111 @@
+/**
+ * \file
+ * The glue between dotpool and Unbound: the only place (with dotpool.c and
+ * query.c) that includes Unbound's internal headers, whose struct layouts
+ * depend on Unbound's version and configure options.
+ */
+#ifndef DOTPOOL_GLUE_H
+#define DOTPOOL_GLUE_H
+#include "config.h"
+#include "util/module.h"
+#include "iterator/iterator.h"
+#include "dotpool/config.h"
+#include "dotpool/pool.h"
+
+struct dotpool_tls;
+struct dotpool_metrics;
+
+/** Module-wide state, in dynlibmod_env.dyn_env; shared by all workers. */
+struct dotpool_env {
+	/** dotpool's settings */
+	struct dotpool_config* cfg;
+	/** TLS client context; NULL when no trust is configured at all */
+	struct dotpool_tls* tls;
+	/** number of worker slots */
+	int num_workers;
+	/** per worker state, indexed by thread number; each slot is created
+	 * and used only by its own worker thread */
+	struct dotpool_worker** workers;
+	/** metrics endpoint or NULL */
+	struct dotpool_metrics* metrics;
+};
+
+/** Per worker thread state. */
+struct dotpool_worker {
+	/** the module-wide state */
+	struct dotpool_env* de;
+	/** the worker's module environment (borrowed) */
+	struct module_env* env;
+	/** the worker's connection pool */
+	struct dotpool_pool* pool;
+	/** module id of the iterator in the worker's stack */
+	int iter_id;
+	/** thread number */
+	int thread_num;
+};
+
+/** Per query state, in qstate->minfo[id], allocated in qstate->region. */
+struct dotpool_q {
+	/** the query */
+	struct module_qstate* qstate;
+	/** our module id */
+	int id;
+	/** the worker */
+	struct dotpool_worker* w;
+	/** the name being resolved now (differs after a CNAME) */
+	struct query_info qchase;
+	/** forward zone of qchase (copy in the region) */
+	struct delegpt* dp;
+	/** CNAME/DNAME rrsets to prepend to the final answer */
+	struct iter_prep_list* an_prepend_list;
+	/** last of an_prepend_list */
+	struct iter_prep_list* an_prepend_last;
+	/** NSEC/NSEC3 rrsets to prepend to the authority section */
+	struct iter_prep_list* ns_prepend_list;
+	/** last of ns_prepend_list */
+	struct iter_prep_list* ns_prepend_last;
+	/** CNAME restarts so far */
+	int restarts;
+	/** attempts for the current name */
+	int attempts;
+	/** bitmask of forward-addr indexes tried for the current name */
+	uint64_t tried;
+	/** index of the upstream of the attempt in flight */
+	int cur;
+	/** the attempt in flight */
+	struct dotpool_req req;
+	/** whether req is with the pool */
+	int waiting;
+	/** result of the last attempt: 0 or DOTPOOL_E* */
+	int err;
+	/** answer of the last attempt (copy in region) or NULL */
+	uint8_t* ans;
+	/** its length */
+	size_t anslen;
+	/** the upstream of the last attempt */
+	struct dotpool_upstream* up;
+	/** when the query started, ms of Unbound's clock */
+	uint64_t start_ms;
+};
+
+/**
+ * Decide whether dotpool serves this query and set it up.
+ * @return the new per-query state, or NULL to pass the query on.
+ */
+struct dotpool_q* dotpool_query_claim(struct dotpool_env* de,
+	struct module_qstate* qstate, int id);
+
+/** Run a claimed query after a new/pass event. */
+void dotpool_query_start(struct dotpool_q* dq);
+
+/** Handle the result of an attempt (reply/noreply event). */
+void dotpool_query_result(struct dotpool_q* dq);
+
+/** Forget a query: cancel what is in flight. */
+void dotpool_query_clear(struct dotpool_q* dq);
+
+/** The worker slot of this thread, created on first use; NULL on error. */
+struct dotpool_worker* dotpool_worker_get(struct dotpool_env* de,
+	struct module_env* env);
+
+#endif /* DOTPOOL_GLUE_H */

@@ -1,0 +1,733 @@
+/**
+ * \file
+ * The forwarding path for queries under a TLS forward zone: what Unbound's
+ * iterator does for a forwarded query, with dotpool's transport in place of
+ * Unbound's outside network. Claim or pass, cache lookup, encode, send,
+ * check and scrub the answer, chase CNAMEs, store, return.
+ */
+#include "module/glue.h"
+#include <string.h>
+#include <arpa/inet.h>
+#include "util/log.h"
+#include "util/config_file.h"
+#include "util/net_help.h"
+#include "util/regional.h"
+#include "util/data/dname.h"
+#include "util/data/msgparse.h"
+#include "util/data/msgencode.h"
+#include "util/data/msgreply.h"
+#include "services/cache/dns.h"
+#include "services/mesh.h"
+#include "iterator/iter_fwd.h"
+#include "iterator/iter_delegpt.h"
+#include "iterator/iter_utils.h"
+#include "iterator/iter_scrub.h"
+#include "iterator/iter_resptype.h"
+#include "validator/val_neg.h"
+#include "sldns/sbuffer.h"
+#include "sldns/rrdef.h"
+#include "sldns/pkthdr.h"
+#include "dotpool/error.h"
+#include "dotpool/wire.h"
+
+/** Most forward-addrs of one zone dotpool keeps track of per query. */
+#define DOTPOOL_MAX_UPSTREAMS 64
+
+/** Unbound's clock in ms. */
+static uint64_t
+now_ms(struct module_env* env)
+{
+	return (uint64_t)env->now_tv->tv_sec * 1000 +
+		(uint64_t)env->now_tv->tv_usec / 1000;
+}
+
+/**
+ * The TLS forward zone for a name, or NULL. DS lives in the parent, so a DS
+ * query is looked up one label higher, as the iterator does.
+ */
+static struct delegpt*
+tls_forward(struct module_env* env, struct query_info* q)
+{
+	uint8_t* name = q->qname;
+	size_t len = q->qname_len;
+	struct delegpt* dp;
+	if(q->qtype == LDNS_RR_TYPE_DS && !dname_is_root(name))
+		dname_remove_label(&name, &len);
+	dp = forwards_lookup(env->fwds, name, q->qclass);
+	if(!dp || !(dp->ssl_upstream || env->cfg->ssl_upstream))
+		return NULL;
+	if(!dp->target_list)
+		return NULL; /* forward-host only: the iterator resolves it */
+	return dp;
+}
+
+struct dotpool_q*
+dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
+	int id)
+{
+	struct dotpool_q* dq;
+	struct delegpt* dp;
+	struct dotpool_worker* w;
+
+	if(!(qstate->query_flags & BIT_RD) || qstate->is_priming ||
+		qstate->qinfo.qclass == LDNS_RR_CLASS_ANY ||
+		qstate->qinfo.local_alias)
+		return NULL;
+	if(!(dp = tls_forward(qstate->env, &qstate->qinfo)))
+		return NULL;
+	if(!(w = dotpool_worker_get(de, qstate->env))) {
+		/* no trust configured or out of memory: Unbound's own
+		 * forwarding applies its own rules */
+		return NULL;
+	}
+	dq = regional_alloc_zero(qstate->region, sizeof(*dq));
+	if(!dq)
+		return NULL;
+	/* env->fwds can change at run time: copy what we use now */
+	dq->dp = delegpt_copy(dp, qstate->region);
+	if(!dq->dp)
+		return NULL;
+	dq->qstate = qstate;
+	dq->id = id;
+	dq->w = w;
+	dq->qchase = qstate->qinfo;
+	dq->qchase.local_alias = NULL;
+	dq->start_ms = now_ms(qstate->env);
+	return dq;
+}
+
+/** Fail the query: SERVFAIL, or Unbound's iterator for forward-first. */
+static void
+query_fail(struct dotpool_q* dq, const char* why)
+{
+	struct module_qstate* qstate = dq->qstate;
+	verbose(VERB_ALGO, "dotpool: query failed: %s", why);
+	if(verbosity >= VERB_QUERY)
+		log_query_info(VERB_QUERY, "dotpool: failed query",
+			&qstate->qinfo);
+	if(!dq->dp->has_parent_side_NS) {
+		/* forward-first: let the iterator try, then recurse */
+		qstate->minfo[dq->id] = NULL;
+		qstate->ext_state[dq->id] = module_wait_module;
+		return;
+	}
+	errinf(qstate, "dotpool: no upstream of the TLS forward zone answered");
+	qstate->return_rcode = LDNS_RCODE_SERVFAIL;
+	qstate->return_msg = NULL;
+	qstate->ext_state[dq->id] = module_finished;
+}
+
+/** Append an rrset to a prepend list (region memory). */
+static int
+prepend_add(struct regional* region, struct iter_prep_list** first,
+	struct iter_prep_list** last, struct ub_packed_rrset_key* rrset)
+{
+	struct iter_prep_list* p = regional_alloc(region, sizeof(*p));
+	if(!p)
+		return 0;
+	p->rrset = rrset;
+	p->next = NULL;
+	if(*last)
+		(*last)->next = p;
+	else	*first = p;
+	*last = p;
+	return 1;
+}
+
+/** Whether an rrset already is in the answer prepend list. */
+static int
+prepend_has(struct dotpool_q* dq, struct ub_packed_rrset_key* rrset)
+{
+	struct iter_prep_list* p;
+	for(p = dq->an_prepend_list; p; p = p->next) {
+		if(ub_rrset_compare(p->rrset, rrset) == 0 &&
+			rrsetdata_equal((struct packed_rrset_data*)p->rrset->
+			entry.data, (struct packed_rrset_data*)rrset->
+			entry.data))
+			return 1;
+	}
+	return 0;
+}
+
+/**
+ * Follow the CNAME/DNAME chain in msg from qchase: remember what to
+ * prepend and move qchase to the target. As the iterator does, and
+ * NSEC/NSEC3 of the authority section are kept for the validator.
+ */
+static int
+follow_cname(struct dotpool_q* dq, struct dns_msg* msg)
+{
+	struct regional* region = dq->qstate->region;
+	uint8_t* mname = dq->qchase.qname;
+	size_t mlen = dq->qchase.qname_len;
+	size_t i;
+	for(i = 0; i < msg->rep->an_numrrsets; i++) {
+		struct ub_packed_rrset_key* r = msg->rep->rrsets[i];
+		uint16_t t = ntohs(r->rk.type);
+		if(t == LDNS_RR_TYPE_DNAME &&
+			dname_strict_subdomain_c(mname, r->rk.dname) &&
+			!prepend_has(dq, r)) {
+			if(!prepend_add(region, &dq->an_prepend_list,
+				&dq->an_prepend_last, r))
+				return 0;
+			continue;
+		}
+		if(t == LDNS_RR_TYPE_CNAME &&
+			query_dname_compare(mname, r->rk.dname) == 0 &&
+			!prepend_has(dq, r)) {
+			if(!prepend_add(region, &dq->an_prepend_list,
+				&dq->an_prepend_last, r))
+				return 0;
+			get_cname_target(r, &mname, &mlen);
+		}
+	}
+	for(i = msg->rep->an_numrrsets; i < msg->rep->an_numrrsets +
+		msg->rep->ns_numrrsets; i++) {
+		struct ub_packed_rrset_key* r = msg->rep->rrsets[i];
+		uint16_t t = ntohs(r->rk.type);
+		if(t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3) {
+			if(!prepend_add(region, &dq->ns_prepend_list,
+				&dq->ns_prepend_last, r))
+				return 0;
+		}
+	}
+	if(!mlen)
+		return 0;
+	dq->qchase.qname = mname;
+	dq->qchase.qname_len = mlen;
+	return 1;
+}
+
+/** Whether rrset p is already in sets[0..n). */
+static int
+set_has(struct ub_packed_rrset_key** sets, size_t n,
+	struct ub_packed_rrset_key* p)
+{
+	size_t i;
+	for(i = 0; i < n; i++)
+		if(ub_rrset_compare(sets[i], p) == 0)
+			return 1;
+	return 0;
+}
+
+/** Put the prepend lists in front of the answer and authority sections. */
+static int
+prepend_apply(struct dotpool_q* dq, struct dns_msg* msg)
+{
+	struct iter_prep_list* p;
+	struct ub_packed_rrset_key** sets;
+	struct reply_info* rep = msg->rep;
+	size_t na = 0, nn = 0, an, ns;
+	for(p = dq->an_prepend_list; p; p = p->next)
+		na++;
+	for(p = dq->ns_prepend_list; p; p = p->next)
+		nn++;
+	if(na + nn == 0)
+		return 1;
+	if(na > RR_COUNT_MAX || nn > RR_COUNT_MAX ||
+		rep->rrset_count > RR_COUNT_MAX)
+		return 0;
+	sets = regional_alloc(dq->qstate->region, (na + nn +
+		rep->rrset_count) * sizeof(*sets));
+	if(!sets)
+		return 0;
+	an = 0;
+	for(p = dq->an_prepend_list; p; p = p->next) {
+		sets[an++] = p->rrset;
+		if(ub_packed_rrset_ttl(p->rrset) < rep->ttl)
+			rep->ttl = ub_packed_rrset_ttl(p->rrset);
+	}
+	memcpy(sets + an, rep->rrsets, rep->an_numrrsets * sizeof(*sets));
+	an += rep->an_numrrsets;
+	ns = 0;
+	for(p = dq->ns_prepend_list; p; p = p->next) {
+		if(set_has(sets + an, ns, p->rrset) || set_has(rep->rrsets +
+			rep->an_numrrsets, rep->ns_numrrsets, p->rrset))
+			continue;
+		sets[an + ns++] = p->rrset;
+		if(ub_packed_rrset_ttl(p->rrset) < rep->ttl)
+			rep->ttl = ub_packed_rrset_ttl(p->rrset);
+	}
+	memcpy(sets + an + ns, rep->rrsets + rep->an_numrrsets,
+		(rep->ns_numrrsets + rep->ar_numrrsets) * sizeof(*sets));
+	rep->rrset_count += na + ns;
+	rep->an_numrrsets += na;
+	rep->ns_numrrsets += ns;
+	rep->rrsets = sets;
+	rep->prefetch_ttl = PREFETCH_TTL_CALC(rep->ttl);
+	rep->serve_expired_ttl = rep->ttl + SERVE_EXPIRED_TTL;
+	return 1;
+}
+
+/** Hand the final answer back to Unbound, as the iterator's final state. */
+static void
+query_finish(struct dotpool_q* dq, struct dns_msg* msg)
+{
+	struct module_qstate* qstate = dq->qstate;
+	msg->rep->flags |= BIT_RA | BIT_QR;
+	msg->rep->flags &= ~BIT_AA;
+	if(dq->an_prepend_list || dq->ns_prepend_list) {
+		if(!prepend_apply(dq, msg)) {
+			log_err("dotpool: out of memory prepending a CNAME chain");
+			query_fail(dq, "out of memory");
+			return;
+		}
+		msg->qinfo = qstate->qinfo;
+		/* the combination is validated as a whole */
+		msg->rep->security = sec_status_unchecked;
+		if(!qstate->no_cache_store)
+			iter_dns_store(qstate->env, &qstate->qinfo, msg->rep,
+				0, qstate->prefetch_leeway,
+				dq->dp->has_parent_side_NS, qstate->region,
+				qstate->query_flags, qstate->qstarttime);
+	}
+	qstate->return_rcode = LDNS_RCODE_NOERROR;
+	qstate->return_msg = msg;
+	qstate->ext_state[dq->id] = module_finished;
+}
+
+/** Move on to a new name after a CNAME; 0 when the chain is too long. */
+static int
+restart(struct dotpool_q* dq)
+{
+	struct iter_env* ie = (struct iter_env*)dq->qstate->env->
+		modinfo[dq->w->iter_id];
+	dq->restarts++;
+	dq->attempts = 0;
+	dq->tried = 0;
+	return dq->restarts <= ie->max_query_restarts;
+}
+
+/** Count forward-addrs of the zone. */
+static int
+num_targets(struct delegpt* dp)
+{
+	struct delegpt_addr* a;
+	int n = 0;
+	for(a = dp->target_list; a && n < DOTPOOL_MAX_UPSTREAMS;
+		a = a->next_target)
+		n++;
+	return n;
+}
+
+/** The i-th forward-addr. */
+static struct delegpt_addr*
+target_at(struct delegpt* dp, int i)
+{
+	struct delegpt_addr* a = dp->target_list;
+	while(a && i-- > 0)
+		a = a->next_target;
+	return a;
+}
+
+/** The upstream for a forward-addr in this worker's pool. */
+static struct dotpool_upstream*
+upstream_of(struct dotpool_q* dq, struct delegpt_addr* a)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+	const void* sin;
+	if(addr_is_ip6(&a->addr, a->addrlen)) {
+		struct sockaddr_in6* s6 = (struct sockaddr_in6*)&a->addr;
+		sin = &s6->sin6_addr;
+		port = ntohs(s6->sin6_port);
+	} else {
+		struct sockaddr_in* s4 = (struct sockaddr_in*)&a->addr;
+		sin = &s4->sin_addr;
+		port = ntohs(s4->sin_port);
+	}
+	if(!inet_ntop(addr_is_ip6(&a->addr, a->addrlen) ? AF_INET6 : AF_INET,
+		sin, ip, sizeof(ip)))
+		return NULL;
+	return dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
+		a->addrlen, a->tls_auth_name,
+		dotpool_config_upstream(dq->w->de->cfg, ip, port,
+		a->tls_auth_name));
+}
+
+/**
+ * Pick the forward-addr for the next attempt: the first untried one that is
+ * healthy, in forward-addr order; if none is healthy, the first untried one
+ * (a query is better tried than failed outright).
+ * @return index, or -1 when every upstream was tried.
+ */
+static int
+pick_upstream(struct dotpool_q* dq, struct dotpool_upstream** upp)
+{
+	int n = num_targets(dq->dp), i, fallback = -1;
+	struct dotpool_upstream* fb = NULL;
+	for(i = 0; i < n; i++) {
+		struct dotpool_upstream* up;
+		if(dq->tried & ((uint64_t)1 << i))
+			continue;
+		up = upstream_of(dq, target_at(dq->dp, i));
+		if(!up)
+			continue;
+		if(dotpool_upstream_usable(up)) {
+			*upp = up;
+			return i;
+		}
+		if(fallback < 0) {
+			fallback = i;
+			fb = up;
+		}
+	}
+	*upp = fb;
+	return fallback;
+}
+
+/**
+ * Encode the query for qchase into the region: RD, CD as the client asked
+ * (or always after a bogus answer, so the validator can look at the data),
+ * DO, Unbound's EDNS buffer size, the edns options other modules asked for,
+ * and padding per pad-queries.
+ */
+static uint8_t*
+encode_query(struct dotpool_q* dq, struct delegpt_addr* a, size_t* len)
+{
+	struct module_qstate* qstate = dq->qstate;
+	struct module_env* env = qstate->env;
+	sldns_buffer* buf = env->scratch_buffer;
+	struct edns_data edns;
+	struct edns_option padding;
+	uint16_t flags = BIT_RD | (qstate->query_flags & BIT_CD);
+	if(qstate->blacklist)
+		flags |= BIT_CD;
+	if(!inplace_cb_query_call(env, &dq->qchase, flags, &a->addr,
+		a->addrlen, dq->dp->name, dq->dp->namelen, qstate,
+		qstate->region))
+		return NULL;
+	qinfo_query_encode(buf, &dq->qchase);
+	sldns_buffer_write_u16_at(buf, 2, flags);
+	memset(&edns, 0, sizeof(edns));
+	edns.edns_present = 1;
+	edns.edns_version = EDNS_ADVERTISED_VERSION;
+	edns.udp_size = EDNS_ADVERTISED_SIZE;
+	edns.bits = EDNS_DO;
+	edns.opt_list_out = qstate->edns_opts_back_out;
+	if(env->cfg->pad_queries && env->cfg->pad_queries_block_size) {
+		/* attach_edns_record pads only when the option is listed */
+		memset(&padding, 0, sizeof(padding));
+		padding.opt_code = LDNS_EDNS_PADDING;
+		padding.next = edns.opt_list_out;
+		edns.opt_list_out = &padding;
+		edns.padding_block_size =
+			(uint16_t)env->cfg->pad_queries_block_size;
+	}
+	attach_edns_record(buf, &edns);
+	*len = sldns_buffer_limit(buf);
+	return regional_alloc_init(qstate->region, sldns_buffer_begin(buf),
+		*len);
+}
+
+/** Pool callback: the attempt ended; wake the query in Unbound's mesh. */
+static void
+attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
+{
+	struct dotpool_q* dq = (struct dotpool_q*)req->arg;
+	struct module_qstate* qstate = dq->qstate;
+	dq->waiting = 0;
+	dq->err = err;
+	dq->ans = NULL;
+	dq->anslen = 0;
+	if(err == 0 && answer) {
+		dq->ans = regional_alloc_init(qstate->region, answer, len);
+		dq->anslen = len;
+		if(!dq->ans)
+			dq->err = DOTPOOL_ENOMEM;
+	}
+	mesh_run(qstate->env->mesh, qstate->mesh_info,
+		dq->err ? module_event_noreply : module_event_reply, NULL);
+}
+
+/**
+ * Send the next attempt for qchase, or fail the query when the attempts or
+ * the time budget are used up.
+ */
+static void
+send_attempt(struct dotpool_q* dq)
+{
+	struct module_qstate* qstate = dq->qstate;
+	const struct dotpool_config* cfg = dq->w->de->cfg;
+	uint64_t used = now_ms(qstate->env) - dq->start_ms;
+	for(;;) {
+		struct dotpool_upstream* up = NULL;
+		struct delegpt_addr* a;
+		uint8_t* wire;
+		size_t len;
+		int i, r;
+		if(dq->attempts >= (int)cfg->max_attempts ||
+			used + 10 >= cfg->query_timeout) {
+			query_fail(dq, "attempts or time budget used up");
+			return;
+		}
+		i = pick_upstream(dq, &up);
+		if(i < 0 || !up) {
+			query_fail(dq, "every upstream tried");
+			return;
+		}
+		dq->tried |= (uint64_t)1 << i;
+		a = target_at(dq->dp, i);
+		if(!(wire = encode_query(dq, a, &len))) {
+			query_fail(dq, "cannot encode the query");
+			return;
+		}
+		memset(&dq->req, 0, sizeof(dq->req));
+		dq->req.wire = wire;
+		dq->req.len = len;
+		dq->req.timeout_ms = cfg->attempt_timeout;
+		if(cfg->query_timeout - used < dq->req.timeout_ms)
+			dq->req.timeout_ms = (unsigned)(cfg->query_timeout - used);
+		dq->req.done = attempt_done;
+		dq->req.arg = dq;
+		dq->attempts++;
+		dq->cur = i;
+		dq->up = up;
+		r = dotpool_pool_send(up, &dq->req);
+		if(r != 0) {
+			verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
+				dotpool_upstream_name(up), dotpool_strerror(r));
+			continue;
+		}
+		dq->waiting = 1;
+		qstate->ext_state[dq->id] = module_wait_reply;
+		return;
+	}
+}
+
+/**
+ * Look qchase up in Unbound's cache, as the iterator does. A CNAME found
+ * there is followed without asking anyone.
+ * @return the final answer, or NULL when the network must be asked.
+ *	*chased is set when qchase moved.
+ */
+static struct dns_msg*
+cache_lookup(struct dotpool_q* dq, int* chased)
+{
+	struct module_qstate* qstate = dq->qstate;
+	struct module_env* env = qstate->env;
+	struct dns_msg* msg = NULL;
+	uint8_t* dpname = NULL;
+	size_t dpnamelen = 0;
+	*chased = 0;
+	if(iter_stub_fwd_no_cache(qstate, &dq->qchase, &dpname, &dpnamelen)) {
+		qstate->no_cache_lookup = 1;
+		qstate->no_cache_store = 1;
+		return NULL;
+	}
+	if(qstate->blacklist || qstate->no_cache_lookup)
+		return NULL;
+	msg = dns_cache_lookup(env, dq->qchase.qname, dq->qchase.qname_len,
+		dq->qchase.qtype, dq->qchase.qclass, qstate->query_flags,
+		qstate->region, env->scratch, 0, dpname, dpnamelen);
+	if(!msg && env->neg_cache &&
+		iter_qname_indicates_dnssec(env, &dq->qchase)) {
+		msg = val_neg_getmsg(env->neg_cache, &dq->qchase,
+			qstate->region, env->rrset_cache, env->scratch_buffer,
+			*env->now, 1, NULL, env->cfg);
+	}
+	if(!msg)
+		return NULL;
+	if(query_dname_compare(qstate->qinfo.qname, dq->qchase.qname) != 0)
+		msg->rep->security = sec_status_unchecked;
+	if(response_type_from_cache(msg, &dq->qchase) == RESPONSE_TYPE_CNAME) {
+		if(!follow_cname(dq, msg))
+			return NULL;
+		sock_list_insert(&qstate->reply_origin, NULL, 0,
+			qstate->region);
+		*chased = 1;
+		return NULL;
+	}
+	if(qstate->reply_origin)
+		sock_list_insert(&qstate->reply_origin, NULL, 0,
+			qstate->region);
+	return msg;
+}
+
+/**
+ * Resolve qchase: from cache, following cached CNAMEs, else from the
+ * network. A chain that leaves dotpool's TLS forward zones goes to the
+ * iterator, which finds the part we already have in the cache.
+ */
+static void
+resolve(struct dotpool_q* dq)
+{
+	for(;;) {
+		struct dns_msg* msg;
+		int chased = 0;
+		if(dq->restarts > 0) {
+			struct delegpt* dp = tls_forward(dq->qstate->env,
+				&dq->qchase);
+			if(!dp) {
+				dq->qstate->minfo[dq->id] = NULL;
+				dq->qstate->ext_state[dq->id] =
+					module_wait_module;
+				return;
+			}
+			if(!(dq->dp = delegpt_copy(dp, dq->qstate->region))) {
+				query_fail(dq, "out of memory");
+				return;
+			}
+		}
+		msg = cache_lookup(dq, &chased);
+		if(msg) {
+			query_finish(dq, msg);
+			return;
+		}
+		if(!chased)
+			break;
+		if(!restart(dq)) {
+			query_fail(dq, "CNAME chain too long");
+			return;
+		}
+	}
+	send_attempt(dq);
+}
+
+void
+dotpool_query_start(struct dotpool_q* dq)
+{
+	resolve(dq);
+}
+
+/** An answer that is no use: tell the upstream's health, try another. */
+static void
+bad_answer(struct dotpool_q* dq, const char* why)
+{
+	verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
+		dotpool_upstream_name(dq->up), why);
+	dotpool_upstream_report(dq->up, DOTPOOL_OUTCOME_BAD_ANSWER);
+	send_attempt(dq);
+}
+
+void
+dotpool_query_result(struct dotpool_q* dq)
+{
+	struct module_qstate* qstate = dq->qstate;
+	struct module_env* env = qstate->env;
+	struct iter_env* ie = (struct iter_env*)env->modinfo[dq->w->iter_id];
+	struct msg_parse* prs;
+	struct edns_data edns;
+	sldns_buffer pkt;
+	struct dns_msg* msg;
+	enum response_type type;
+	int rcode;
+
+	if(dq->err != 0 || !dq->ans) {
+		verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
+			dotpool_upstream_name(dq->up),
+			dotpool_strerror(dq->err));
+		send_attempt(dq);
+		return;
+	}
+	sldns_buffer_init_frm_data(&pkt, dq->ans, dq->anslen);
+	prs = regional_alloc_zero(env->scratch, sizeof(*prs));
+	if(!prs) {
+		query_fail(dq, "out of memory");
+		return;
+	}
+	memset(&edns, 0, sizeof(edns));
+	if(parse_packet(&pkt, prs, env->scratch) != LDNS_RCODE_NOERROR) {
+		bad_answer(dq, "answer does not parse");
+		return;
+	}
+	if(parse_extract_edns_from_response_msg(prs, &edns, env->scratch)
+		!= LDNS_RCODE_NOERROR) {
+		bad_answer(dq, "answer has bad EDNS");
+		return;
+	}
+	if(edns.opt_list_in) {
+		qstate->edns_opts_back_in = edns_opt_copy_region(
+			edns.opt_list_in, qstate->region);
+		if(!qstate->edns_opts_back_in) {
+			query_fail(dq, "out of memory");
+			return;
+		}
+		if(!inplace_cb_edns_back_parsed_call(env, qstate)) {
+			query_fail(dq, "edns callback failed");
+			return;
+		}
+	}
+	if(prs->flags & BIT_TC) {
+		/* truncation over TCP is a broken server, not a hint */
+		bad_answer(dq, "answer has TC set over TLS");
+		return;
+	}
+	prs->flags &= ~BIT_CD;
+	if(!scrub_message(&pkt, prs, &dq->qchase, dq->dp->name, env->scratch,
+		env, ie)) {
+		bad_answer(dq, "answer failed the scrubber");
+		return;
+	}
+	msg = dns_alloc_msg(&pkt, prs, qstate->region);
+	if(!msg) {
+		query_fail(dq, "out of memory");
+		return;
+	}
+	if(!inplace_cb_query_response_call(env, qstate, msg))
+		log_err("dotpool: query_response callback failed");
+	rcode = FLAGS_GET_RCODE(msg->rep->flags);
+	if(rcode == LDNS_RCODE_SERVFAIL || rcode == LDNS_RCODE_REFUSED ||
+		rcode == LDNS_RCODE_NOTIMPL || rcode == LDNS_RCODE_FORMERR) {
+		bad_answer(dq, rcode == LDNS_RCODE_REFUSED ? "REFUSED" :
+			rcode == LDNS_RCODE_SERVFAIL ? "SERVFAIL" :
+			"FORMERR/NOTIMPL");
+		return;
+	}
+	type = response_type_from_server(1, msg, &dq->qchase, dq->dp);
+	if(type == RESPONSE_TYPE_REFERRAL)
+		type = RESPONSE_TYPE_ANSWER; /* forwarding: no referrals */
+	if(type == RESPONSE_TYPE_THROWAWAY && rcode == LDNS_RCODE_YXDOMAIN)
+		type = RESPONSE_TYPE_ANSWER;
+	if(type == RESPONSE_TYPE_CNAME && msg->rep->an_numrrsets >= 1 &&
+		ntohs(msg->rep->rrsets[0]->rk.type) == LDNS_RR_TYPE_DNAME) {
+		uint8_t* sname = NULL;
+		size_t slen = 0;
+		get_cname_target(msg->rep->rrsets[0], &sname, &slen);
+		if(slen && dname_subdomain_c(sname,
+			msg->rep->rrsets[0]->rk.dname))
+			type = RESPONSE_TYPE_ANSWER; /* DNAME loop */
+	}
+	if(type != RESPONSE_TYPE_ANSWER && type != RESPONSE_TYPE_CNAME) {
+		bad_answer(dq, "answer is neither an answer nor a CNAME");
+		return;
+	}
+	dotpool_upstream_report(dq->up, DOTPOOL_OUTCOME_OK);
+	sock_list_insert(&qstate->reply_origin,
+		&target_at(dq->dp, dq->cur)->addr,
+		target_at(dq->dp, dq->cur)->addrlen, qstate->region);
+	if(type == RESPONSE_TYPE_ANSWER) {
+		if(!qstate->no_cache_store)
+			iter_dns_store(env, &msg->qinfo, msg->rep,
+				dq->qchase.qtype != msg->qinfo.qtype,
+				qstate->prefetch_leeway,
+				dq->dp->has_parent_side_NS, qstate->region,
+				qstate->query_flags, qstate->qstarttime);
+		query_finish(dq, msg);
+		return;
+	}
+	/* CNAME: store the rrsets (referral=1: not the partial answer),
+	 * then go on with the target, as the iterator does */
+	if(!follow_cname(dq, msg)) {
+		query_fail(dq, "out of memory following a CNAME");
+		return;
+	}
+	if(!qstate->no_cache_store)
+		iter_dns_store(env, &msg->qinfo, msg->rep, 1,
+			qstate->prefetch_leeway, dq->dp->has_parent_side_NS,
+			NULL, qstate->query_flags, qstate->qstarttime);
+	if(!restart(dq)) {
+		query_fail(dq, "CNAME chain too long");
+		return;
+	}
+	resolve(dq);
+}
+
+void
+dotpool_query_clear(struct dotpool_q* dq)
+{
+	if(dq->waiting) {
+		dotpool_pool_cancel(&dq->req);
+		dq->waiting = 0;
+	}
+}
