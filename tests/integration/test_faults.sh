@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The fault suite (issue 3 §5): for every way an upstream can break or lie,
+# the Unbound under test (dynlib + dotpool) forwards a TLS zone to two
+# upstreams, the faulty one first and a healthy one second, and we check:
+# Unbound keeps running; every query gets, within a bounded time, the
+# healthy upstream's answer (or the faulty one's where that fault still
+# yields a true answer); never a lying answer, never an empty NOERROR;
+# SERVFAIL only with FAULT_SERVFAIL_OK=1 (a healthy upstream exists).
+# Then a single-upstream variant for some faults: the true answer or
+# SERVFAIL, bounded.
+#
+# FAULT_ONLY="wrong-id tc" runs just those faults (either variant).
+. "$(dirname "$0")/lib.sh"
+. "$DP_TOP/tests/faultsrv/faultlib.sh"
+dp_require python3 dig openssl "$DP_UNBOUND"
+
+BAD=192.0.2.1      # the faulty upstream's address (true, but from it)
+GOOD=192.0.2.2     # the healthy upstream's address
+MAX_MS=${FAULT_MAX_MS:-3000}
+sf_opt=
+[ "${FAULT_SERVFAIL_OK:-0}" = 1 ] && sf_opt=--servfail-ok
+
+cat >"$DP_TMP/dotpool.conf" <<EOF
+dotpool:
+	attempt-timeout: 700
+	query-timeout: 1800
+	max-attempts: 3
+	policy: ordered
+EOF
+
+# fault  primary-may-answer(1: the fault still yields true answers from it)
+faults="
+refuse-tcp 0
+refuse-tcp:closed 0
+no-handshake 0
+stall-after-handshake 0
+close-after:1 1
+close-after:3 1
+idle-close:1 1
+reset-mid-frame 0
+garbage 0
+long-length 0
+long-length:close 0
+zero-length 1
+wrong-id 0
+wrong-question 0
+duplicate 1
+out-of-order 1
+tc 0
+servfail 0
+refused 0
+slow-drip 1
+big 1
+tls-alert 0
+"
+# start-time faults: certificate and TLS choices the client must refuse
+startfaults="
+cert-expired --cert $DP_PKI/expired.pem --key $DP_PKI/expired.key
+cert-wrongname --cert $DP_PKI/wrongname.pem --key $DP_PKI/wrongname.key
+cert-selfsigned --cert $DP_PKI/selfsigned.pem --key $DP_PKI/selfsigned.key
+tls-1.0-only --tls-max 1.0
+mtls-required --require-client-cert $DP_PKI/ca.pem
+"
+single="stall-after-handshake no-handshake garbage wrong-question
+reset-mid-frame tls-alert servfail slow-drip refuse-tcp"
+
+wanted() {
+	[ -z "${FAULT_ONLY:-}" ] && return 0
+	case " $FAULT_ONLY " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+n=0
+failed=
+# run_case LABEL ALLOW FORWARD-ADDR...: one Unbound under test, 5 queries
+# at 5 qps, then 20 at once, then check it still runs and stop it.
+run_case() {
+	local label=$1 allow=$2 ub tag rc=0 a
+	shift 2
+	n=$((n + 1))
+	ub=ub$n
+	{
+		echo "	qname-minimisation: no"
+		echo "forward-zone:"
+		echo "	name: \"$DP_ZONE.\""
+		for a in "$@"; do echo "	forward-addr: $a"; done
+		echo "	forward-tls-upstream: yes"
+	} >"$DP_TMP/$ub.clauses"
+	# not a pipe: the daemon must be a child of this shell
+	dp_unbound_start "$ub" -c "$DP_TMP/dotpool.conf" <"$DP_TMP/$ub.clauses"
+	tag=$(echo "$label" | tr -c 'a-z0-9\n' '-')
+	df_load "$(dp_get "$ub" port)" "s-$n-$tag" --count 5 --qps 5 \
+		--allow "$allow" --max-ms "$MAX_MS" $sf_opt 2>>"$DP_TMP/why" || rc=1
+	df_load "$(dp_get "$ub" port)" "b-$n-$tag" --count 20 \
+		--allow "$allow" --max-ms "$MAX_MS" $sf_opt 2>>"$DP_TMP/why" || rc=1
+	assert_alive "$ub" "$label: Unbound under test must survive"
+	dp_unbound_stop "$ub"
+	local summary
+	summary=$(cat "$DP_TMP"/[sb]-$n-"$tag".load | awk '
+		{ k = $3 == "NOERROR" ? $4 : $3; c[k]++ }
+		END { for (k in c) printf "%s=%d ", k, c[k] }')
+	if [ $rc = 0 ]; then
+		dp_log "ok   $label: $summary"
+	else
+		dp_log "FAIL $label: $summary"
+		sed 's/^/        /' "$DP_TMP/why" | head -n 8
+		failed="$failed $label"
+	fi
+	: >"$DP_TMP/why"
+}
+
+df_start healthy $GOOD
+df_start faulty $BAD
+
+# ---- two upstreams: faulty primary, healthy secondary -----------------------
+while read -r fault may; do
+	[ -n "$fault" ] || continue
+	wanted "$fault" || continue
+	df_ctl faulty set fault "$fault" >/dev/null ||
+		dp_fail "dotfault refused fault $fault"
+	allow=$GOOD
+	[ "$may" = 1 ] && allow=$GOOD,$BAD
+	run_case "$fault" "$allow" "$(df_addr faulty)" "$(df_addr healthy)"
+	[ "$(df_stat faulty queries)$(df_stat faulty connections)" != 00 ] ||
+		[ "$fault" = refuse-tcp:closed ] ||
+		dp_log "note $fault: the faulty primary was never contacted"
+	df_ctl faulty reset >/dev/null
+done <<<"$faults"
+df_ctl faulty set fault none >/dev/null
+
+while read -r label opts; do
+	[ -n "$label" ] || continue
+	wanted "$label" || continue
+	# shellcheck disable=SC2086 # options are words; paths have no blanks
+	df_start "sf-$label" $BAD $opts
+	run_case "$label" $GOOD "$(df_addr "sf-$label")" "$(df_addr healthy)"
+	assert_eq 0 "$(df_stat "sf-$label" queries)" \
+		"$label: queries sent over a connection that must not be trusted"
+	df_stop "sf-$label"
+done <<<"$startfaults"
+
+# ---- one upstream: the true answer or SERVFAIL, bounded ---------------------
+sf_opt=--servfail-ok
+for fault in $single; do
+	wanted "$fault" || continue
+	df_ctl faulty set fault "$fault" >/dev/null
+	allow=none     # no address is a true answer from this server
+	case $fault in slow-drip) allow=$BAD ;; esac
+	run_case "single $fault" "$allow" "$(df_addr faulty)"
+done
+
+df_stop_all
+[ -z "$failed" ] || dp_fail "faults not survived as required:$failed"
+dp_pass
