@@ -9,6 +9,8 @@ build_pkgs="build-essential autoconf automake libtool pkg-config libssl-dev
 test_pkgs="libcunit1-dev unbound unbound-anchor openssl knot-dnsutils
 	bind9-dnsutils bind9-utils python3 tshark valgrind iproute2 prometheus
 	procps psmisc"
+run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
+	knot-dnsutils python3"
 bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2"
 
 want=
@@ -17,6 +19,7 @@ for what in "${@:-build test}"; do
 		case $w in
 		build) want="$want $build_pkgs" ;;
 		test) want="$want $test_pkgs" ;;
+		run) want="$want $run_pkgs" ;;
 		bench) want="$want $bench_pkgs" ;;
 		*) echo "deps.sh: unknown set '$w'" >&2; exit 2 ;;
 		esac
