@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages dotpool's build and tests need (idempotent).
-# Usage: scripts/deps.sh [build|test|bench]...   (default: build test)
+# Usage: scripts/deps.sh [build|test|run|bench|pkg]...   (default: build test)
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -11,6 +11,9 @@ test_pkgs="libcunit1-dev unbound unbound-anchor openssl knot-dnsutils
 	procps psmisc"
 run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 	knot-dnsutils python3"
+# packaging (issue 6): .debs, lintian, the install test's chroot, lint
+pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
+	shellcheck yamllint python3-yaml knot-dnsutils openssl iproute2"
 bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2"
 
 want=
@@ -21,6 +24,7 @@ for what in "${@:-build test}"; do
 		test) want="$want $test_pkgs" ;;
 		run) want="$want $run_pkgs" ;;
 		bench) want="$want $bench_pkgs" ;;
+		pkg) want="$want $pkg_pkgs" ;;
 		*) echo "deps.sh: unknown set '$w'" >&2; exit 2 ;;
 		esac
 	done
