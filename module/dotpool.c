@@ -16,9 +16,11 @@
 #include "services/mesh.h"
 #include "services/modstack.h"
 #include "util/ub_event.h"
+#include "sldns/str2wire.h"
 #include "dynlibmod/dynlibmod.h"
 #include "dotpool/abi.h"
 #include "dotpool/error.h"
+#include "dotpool/log.h"
 #include "dotpool/tls.h"
 
 #define DOTPOOL_EXPORT __attribute__((visibility("default")))
@@ -133,6 +135,60 @@ check_module_order(struct config_file* cfg)
 	return 1;
 }
 
+/** The transport's log sink (messages carry their "dotpool: " prefix). */
+static void
+log_sink(int level, const char* msg)
+{
+	switch(level) {
+	case DOTPOOL_LOG_ERR: log_err("%s", msg); break;
+	case DOTPOOL_LOG_WARN: log_warn("%s", msg); break;
+	case DOTPOOL_LOG_OPS: verbose(VERB_OPS, "%s", msg); break;
+	case DOTPOOL_LOG_DETAIL: verbose(VERB_DETAIL, "%s", msg);
+		break;
+	default: verbose(VERB_ALGO, "%s", msg); break;
+	}
+}
+
+/** Index the zone: sections by wire-format name. */
+static int
+index_zones(struct dotpool_env* de)
+{
+	const struct dotpool_zone_cfg* z;
+	int n = 0;
+	for(z = de->cfg->zones; z; z = z->next)
+		n++;
+	if(n == 0)
+		return 1;
+	de->zones = calloc((size_t)n, sizeof(*de->zones));
+	if(!de->zones)
+		return 0;
+	for(z = de->cfg->zones; z; z = z->next) {
+		size_t len = 0;
+		uint8_t* wire = sldns_str2wire_dname(z->name, &len);
+		if(!wire) {
+			log_err("dotpool: %s:%d: zone %s: not a domain name",
+				de->cfg->path, z->line, z->name);
+			return 0;
+		}
+		de->zones[de->num_zones].name = wire;
+		de->zones[de->num_zones].cfg = z;
+		de->num_zones++;
+	}
+	return 1;
+}
+
+/** Free the zone index. */
+static void
+free_zones(struct dotpool_env* de)
+{
+	int i;
+	for(i = 0; i < de->num_zones; i++)
+		free(de->zones[i].name);
+	free(de->zones);
+	de->zones = NULL;
+	de->num_zones = 0;
+}
+
 /** Load dotpool's settings file. */
 static struct dotpool_config*
 load_settings(void)
@@ -170,12 +226,13 @@ init(struct module_env* env, int id)
 
 	if(!abi_guard() || !check_module_order(env->cfg))
 		return 0;
+	dotpool_log_set(log_sink);
 	de = calloc(1, sizeof(*de));
 	if(!de) {
 		log_err("dotpool: out of memory");
 		return 0;
 	}
-	if(!(de->cfg = load_settings()))
+	if(!(de->cfg = load_settings()) || !index_zones(de))
 		goto fail;
 	for(s = env->cfg->forwards; s; s = s->next) {
 		if(!stub_is_tls(env->cfg, s))
@@ -214,6 +271,7 @@ init(struct module_env* env, int id)
 	return 1;
 fail:
 	if(de) {
+		free_zones(de);
 		dotpool_tls_free(de->tls);
 		dotpool_config_free(de->cfg);
 		free(de->workers);
@@ -239,6 +297,7 @@ deinit(struct module_env* env, int id)
 		free(de->workers[i]);
 	}
 	free(de->workers);
+	free_zones(de);
 	dotpool_tls_free(de->tls);
 	dotpool_config_free(de->cfg);
 	free(de);

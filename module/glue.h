@@ -28,7 +28,22 @@ struct dotpool_env {
 	struct dotpool_worker** workers;
 	/** metrics endpoint or NULL */
 	struct dotpool_metrics* metrics;
+	/** zone: sections with their names in wire format */
+	struct dotpool_zone_ref* zones;
+	/** number of zones */
+	int num_zones;
 };
+
+/** A zone: section, keyed by its name in wire format. */
+struct dotpool_zone_ref {
+	/** the name in wire format (owned) */
+	uint8_t* name;
+	/** the section (borrowed from the settings) */
+	const struct dotpool_zone_cfg* cfg;
+};
+
+/** Round-robin cursors per worker, by a hash of the zone name. */
+#define DOTPOOL_RR_SLOTS 64
 
 /** Per worker thread state. */
 struct dotpool_worker {
@@ -42,6 +57,10 @@ struct dotpool_worker {
 	int iter_id;
 	/** thread number */
 	int thread_num;
+	/** round-robin cursors, by zone name hash */
+	unsigned rr[DOTPOOL_RR_SLOTS];
+	/** state of the random generator for selection and hedging */
+	uint64_t rnd;
 };
 
 /** Per query state, in qstate->minfo[id], allocated in qstate->region. */
@@ -74,7 +93,7 @@ struct dotpool_q {
 	int cur;
 	/** the attempt in flight */
 	struct dotpool_req req;
-	/** whether req is with the pool */
+	/** whether req is with the pool (or the hedge timer runs) */
 	int waiting;
 	/** result of the last attempt: 0 or DOTPOOL_E* */
 	int err;
@@ -84,6 +103,24 @@ struct dotpool_q {
 	size_t anslen;
 	/** the upstream of the last attempt */
 	struct dotpool_upstream* up;
+	/** policy of the zone */
+	enum dotpool_policy policy;
+	/** hedge delay of the zone in ms, 0 = off */
+	unsigned hedge_delay;
+	/** the hedged second attempt */
+	struct dotpool_req hreq;
+	/** whether hreq is with the pool */
+	int hwaiting;
+	/** index of the hedge's upstream */
+	int hcur;
+	/** the hedge's upstream */
+	struct dotpool_upstream* hup;
+	/** whether a hedge was sent for the current name */
+	int hedged;
+	/** hedge timer */
+	struct event htimer;
+	/** whether htimer is assigned and may be pending */
+	int htimer_set;
 	/** when the query started, ms of Unbound's clock */
 	uint64_t start_ms;
 };

@@ -6,6 +6,7 @@
  * check and scrub the answer, chase CNAMEs, store, return.
  */
 #include "module/glue.h"
+#include <ctype.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include "util/log.h"
@@ -29,6 +30,10 @@
 #include "sldns/pkthdr.h"
 #include "dotpool/error.h"
 #include "dotpool/wire.h"
+#include "dotpool/select.h"
+#include "util/random.h"
+#include "util/ub_event.h"
+#include "util/netevent.h"
 
 /** Most forward-addrs of one zone dotpool keeps track of per query. */
 #define DOTPOOL_MAX_UPSTREAMS 64
@@ -61,6 +66,22 @@ tls_forward(struct module_env* env, struct query_info* q)
 	return dp;
 }
 
+/** The zone's policy and hedging, from its zone: section or the defaults. */
+static void
+zone_settings(struct dotpool_env* de, struct dotpool_q* dq)
+{
+	int i;
+	dq->policy = de->cfg->policy;
+	dq->hedge_delay = de->cfg->hedge_delay;
+	for(i = 0; i < de->num_zones; i++) {
+		if(query_dname_compare(de->zones[i].name, dq->dp->name) == 0) {
+			dq->policy = de->zones[i].cfg->policy;
+			dq->hedge_delay = de->zones[i].cfg->hedge_delay;
+			return;
+		}
+	}
+}
+
 struct dotpool_q*
 dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
 	int id)
@@ -90,6 +111,7 @@ dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
 	dq->qstate = qstate;
 	dq->id = id;
 	dq->w = w;
+	zone_settings(de, dq);
 	dq->qchase = qstate->qinfo;
 	dq->qchase.local_alias = NULL;
 	dq->start_ms = now_ms(qstate->env);
@@ -295,6 +317,7 @@ restart(struct dotpool_q* dq)
 	dq->restarts++;
 	dq->attempts = 0;
 	dq->tried = 0;
+	dq->hedged = 0;
 	return dq->restarts <= ie->max_query_restarts;
 }
 
@@ -322,8 +345,10 @@ target_at(struct delegpt* dp, int i)
 
 /** The upstream for a forward-addr in this worker's pool. */
 static struct dotpool_upstream*
-upstream_of(struct dotpool_q* dq, struct delegpt_addr* a)
+upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
+	const struct dotpool_upstream_cfg** ucfgp)
 {
+	const struct dotpool_upstream_cfg* ucfg;
 	char ip[INET6_ADDRSTRLEN];
 	int port;
 	const void* sin;
@@ -339,41 +364,63 @@ upstream_of(struct dotpool_q* dq, struct delegpt_addr* a)
 	if(!inet_ntop(addr_is_ip6(&a->addr, a->addrlen) ? AF_INET6 : AF_INET,
 		sin, ip, sizeof(ip)))
 		return NULL;
+	ucfg = dotpool_config_upstream(dq->w->de->cfg, ip, port,
+		a->tls_auth_name);
+	*ucfgp = ucfg;
 	return dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
-		a->addrlen, a->tls_auth_name,
-		dotpool_config_upstream(dq->w->de->cfg, ip, port,
-		a->tls_auth_name));
+		a->addrlen, a->tls_auth_name, ucfg);
+}
+
+/** Next pseudo-random 32 bits of the worker (selection, not security). */
+static uint32_t
+worker_rand(struct dotpool_worker* w)
+{
+	/* xorshift64*: seeded from Unbound's per-worker generator */
+	if(w->rnd == 0)
+		w->rnd = ((uint64_t)ub_random(w->env->rnd) << 32) |
+			(uint64_t)ub_random(w->env->rnd) | 1;
+	w->rnd ^= w->rnd >> 12;
+	w->rnd ^= w->rnd << 25;
+	w->rnd ^= w->rnd >> 27;
+	return (uint32_t)((w->rnd * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/** Round-robin cursor of a zone in this worker. */
+static unsigned*
+rr_cursor(struct dotpool_worker* w, struct delegpt* dp)
+{
+	uint32_t h = 5381;
+	size_t i;
+	for(i = 0; i < dp->namelen; i++)
+		h = h * 33 + (uint32_t)tolower(dp->name[i]);
+	return &w->rr[h % DOTPOOL_RR_SLOTS];
 }
 
 /**
- * Pick the forward-addr for the next attempt: the first untried one that is
- * healthy, in forward-addr order; if none is healthy, the first untried one
- * (a query is better tried than failed outright).
+ * Pick the forward-addr for the next attempt by the zone's policy, never
+ * one already tried for this name (nor the other attempt in flight).
  * @return index, or -1 when every upstream was tried.
  */
 static int
 pick_upstream(struct dotpool_q* dq, struct dotpool_upstream** upp)
 {
-	int n = num_targets(dq->dp), i, fallback = -1;
-	struct dotpool_upstream* fb = NULL;
-	for(i = 0; i < n; i++) {
-		struct dotpool_upstream* up;
-		if(dq->tried & ((uint64_t)1 << i))
-			continue;
-		up = upstream_of(dq, target_at(dq->dp, i));
-		if(!up)
-			continue;
-		if(dotpool_upstream_usable(up)) {
-			*upp = up;
-			return i;
-		}
-		if(fallback < 0) {
-			fallback = i;
-			fb = up;
-		}
+	struct dotpool_candidate c[DOTPOOL_MAX_UPSTREAMS];
+	struct dotpool_upstream* ups[DOTPOOL_MAX_UPSTREAMS];
+	struct delegpt_addr* a;
+	int n = 0, i;
+	for(a = dq->dp->target_list; a && n < DOTPOOL_MAX_UPSTREAMS;
+		a = a->next_target, n++) {
+		const struct dotpool_upstream_cfg* ucfg = NULL;
+		ups[n] = upstream_of(dq, a, &ucfg);
+		c[n].tried = (dq->tried & ((uint64_t)1 << n)) || !ups[n];
+		c[n].usable = ups[n] && dotpool_upstream_usable(ups[n]);
+		c[n].srtt_us = ups[n] ? dotpool_upstream_srtt(ups[n]) : 0;
+		c[n].weight = ucfg ? ucfg->weight : 1;
 	}
-	*upp = fb;
-	return fallback;
+	i = dotpool_select(dq->policy, c, n, rr_cursor(dq->w, dq->dp),
+		worker_rand(dq->w));
+	*upp = i >= 0 ? ups[i] : NULL;
+	return i;
 }
 
 /**
@@ -420,13 +467,64 @@ encode_query(struct dotpool_q* dq, struct delegpt_addr* a, size_t* len)
 		*len);
 }
 
-/** Pool callback: the attempt ended; wake the query in Unbound's mesh. */
+/** Stop the hedge timer. */
+static void
+hedge_timer_stop(struct dotpool_q* dq)
+{
+	if(dq->htimer_set) {
+		event_del(&dq->htimer);
+		dq->htimer_set = 0;
+	}
+}
+
+/** Both attempts are over (or the only one): wake the query in the mesh. */
+static void
+wake_query(struct dotpool_q* dq)
+{
+	struct module_qstate* qstate = dq->qstate;
+	dq->waiting = 0;
+	mesh_run(qstate->env->mesh, qstate->mesh_info,
+		dq->err ? module_event_noreply : module_event_reply, NULL);
+}
+
+/**
+ * Pool callback: an attempt ended. The first good answer wins and the
+ * other attempt, if any, is cancelled; a failure waits for the other
+ * attempt when there is one.
+ */
 static void
 attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 {
 	struct dotpool_q* dq = (struct dotpool_q*)req->arg;
 	struct module_qstate* qstate = dq->qstate;
-	dq->waiting = 0;
+	int hedge = (req == &dq->hreq);
+	int other_waiting;
+	if(hedge)
+		dq->hwaiting = 0;
+	else	dq->req.done = NULL; /* marks the main attempt over */
+	other_waiting = hedge ? (dq->req.done != NULL) : dq->hwaiting;
+	if(err != 0 && other_waiting) {
+		/* let the other attempt speak; remember who failed */
+		verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
+			dotpool_upstream_name(hedge ? dq->hup : dq->up),
+			dotpool_strerror(err));
+		return;
+	}
+	hedge_timer_stop(dq);
+	if(other_waiting) {
+		/* the first good answer wins */
+		if(hedge) {
+			dotpool_pool_cancel(&dq->req);
+			dq->req.done = NULL;
+		} else {
+			dotpool_pool_cancel(&dq->hreq);
+			dq->hwaiting = 0;
+		}
+	}
+	if(hedge) {
+		dq->up = dq->hup;
+		dq->cur = dq->hcur;
+	}
 	dq->err = err;
 	dq->ans = NULL;
 	dq->anslen = 0;
@@ -436,8 +534,100 @@ attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 		if(!dq->ans)
 			dq->err = DOTPOOL_ENOMEM;
 	}
-	mesh_run(qstate->env->mesh, qstate->mesh_info,
-		dq->err ? module_event_noreply : module_event_reply, NULL);
+	wake_query(dq);
+}
+
+/** Milliseconds of the query's time budget that are left. */
+static unsigned
+budget_left(struct dotpool_q* dq)
+{
+	const struct dotpool_config* cfg = dq->w->de->cfg;
+	uint64_t used = now_ms(dq->qstate->env) - dq->start_ms;
+	return used >= cfg->query_timeout ? 0 :
+		(unsigned)(cfg->query_timeout - used);
+}
+
+/**
+ * Start one attempt on the next upstream the policy picks.
+ * @param dq: the query.
+ * @param req: dq->req or dq->hreq.
+ * @param curp: returns the upstream index.
+ * @param upp: returns the upstream.
+ * @return 0, or -1 when no upstream is left to try.
+ */
+static int
+start_attempt(struct dotpool_q* dq, struct dotpool_req* req, int* curp,
+	struct dotpool_upstream** upp)
+{
+	const struct dotpool_config* cfg = dq->w->de->cfg;
+	for(;;) {
+		struct dotpool_upstream* up = NULL;
+		struct delegpt_addr* a;
+		uint8_t* wire;
+		size_t len;
+		unsigned left = budget_left(dq);
+		int i, r;
+		if(dq->attempts >= (int)cfg->max_attempts || left < 10)
+			return -1;
+		if((i = pick_upstream(dq, &up)) < 0 || !up)
+			return -1;
+		dq->tried |= (uint64_t)1 << i;
+		a = target_at(dq->dp, i);
+		if(!(wire = encode_query(dq, a, &len)))
+			return -1;
+		memset(req, 0, sizeof(*req));
+		req->wire = wire;
+		req->len = len;
+		req->timeout_ms = cfg->attempt_timeout < left ?
+			cfg->attempt_timeout : left;
+		req->done = attempt_done;
+		req->arg = dq;
+		dq->attempts++;
+		r = dotpool_pool_send(up, req);
+		if(r != 0) {
+			verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
+				dotpool_upstream_name(up), dotpool_strerror(r));
+			req->done = NULL;
+			continue;
+		}
+		*curp = i;
+		*upp = up;
+		return 0;
+	}
+}
+
+/** Hedge timer: no answer yet, so also ask another upstream. */
+static void
+hedge_timer_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_q* dq = (struct dotpool_q*)arg;
+	(void)fd; (void)what;
+	ub_comm_base_now(dq->qstate->env->worker_base);
+	dq->htimer_set = 0;
+	if(dq->req.done == NULL || dq->hwaiting || dq->hedged)
+		return;
+	if(start_attempt(dq, &dq->hreq, &dq->hcur, &dq->hup) != 0)
+		return;
+	dq->hwaiting = 1;
+	dq->hedged = 1;
+	dotpool_upstream_count(dq->hup, DOTPOOL_COUNT_HEDGE);
+}
+
+/** Arm the hedge timer for the attempt just sent, when the zone hedges. */
+static void
+hedge_arm(struct dotpool_q* dq)
+{
+	struct timeval tv;
+	if(dq->hedge_delay == 0 || dq->hedged || num_targets(dq->dp) < 2 ||
+		dq->hedge_delay >= dq->req.timeout_ms)
+		return;
+	hedge_timer_stop(dq);
+	event_assign(&dq->htimer, (struct event_base*)comm_base_internal(
+		dq->qstate->env->worker_base), -1, 0, hedge_timer_cb, dq);
+	tv.tv_sec = dq->hedge_delay / 1000;
+	tv.tv_usec = (dq->hedge_delay % 1000) * 1000;
+	if(event_add(&dq->htimer, &tv) == 0)
+		dq->htimer_set = 1;
 }
 
 /**
@@ -447,52 +637,17 @@ attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 static void
 send_attempt(struct dotpool_q* dq)
 {
-	struct module_qstate* qstate = dq->qstate;
-	const struct dotpool_config* cfg = dq->w->de->cfg;
-	uint64_t used = now_ms(qstate->env) - dq->start_ms;
-	for(;;) {
-		struct dotpool_upstream* up = NULL;
-		struct delegpt_addr* a;
-		uint8_t* wire;
-		size_t len;
-		int i, r;
-		if(dq->attempts >= (int)cfg->max_attempts ||
-			used + 10 >= cfg->query_timeout) {
-			query_fail(dq, "attempts or time budget used up");
-			return;
-		}
-		i = pick_upstream(dq, &up);
-		if(i < 0 || !up) {
-			query_fail(dq, "every upstream tried");
-			return;
-		}
-		dq->tried |= (uint64_t)1 << i;
-		a = target_at(dq->dp, i);
-		if(!(wire = encode_query(dq, a, &len))) {
-			query_fail(dq, "cannot encode the query");
-			return;
-		}
-		memset(&dq->req, 0, sizeof(dq->req));
-		dq->req.wire = wire;
-		dq->req.len = len;
-		dq->req.timeout_ms = cfg->attempt_timeout;
-		if(cfg->query_timeout - used < dq->req.timeout_ms)
-			dq->req.timeout_ms = (unsigned)(cfg->query_timeout - used);
-		dq->req.done = attempt_done;
-		dq->req.arg = dq;
-		dq->attempts++;
-		dq->cur = i;
-		dq->up = up;
-		r = dotpool_pool_send(up, &dq->req);
-		if(r != 0) {
-			verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
-				dotpool_upstream_name(up), dotpool_strerror(r));
-			continue;
-		}
-		dq->waiting = 1;
-		qstate->ext_state[dq->id] = module_wait_reply;
+	struct dotpool_upstream* prev = dq->attempts > 0 ? dq->up : NULL;
+	if(start_attempt(dq, &dq->req, &dq->cur, &dq->up) != 0) {
+		dq->req.done = NULL;
+		query_fail(dq, "no upstream answered in time");
 		return;
 	}
+	if(prev && prev != dq->up)
+		dotpool_upstream_count(dq->up, DOTPOOL_COUNT_FAILOVER);
+	dq->waiting = 1;
+	hedge_arm(dq);
+	dq->qstate->ext_state[dq->id] = module_wait_reply;
 }
 
 /**
@@ -726,8 +881,14 @@ dotpool_query_result(struct dotpool_q* dq)
 void
 dotpool_query_clear(struct dotpool_q* dq)
 {
-	if(dq->waiting) {
+	hedge_timer_stop(dq);
+	if(dq->req.done) {
 		dotpool_pool_cancel(&dq->req);
-		dq->waiting = 0;
+		dq->req.done = NULL;
 	}
+	if(dq->hwaiting) {
+		dotpool_pool_cancel(&dq->hreq);
+		dq->hwaiting = 0;
+	}
+	dq->waiting = 0;
 }
