@@ -76,6 +76,8 @@ def main():
     p.add_argument("--timeout", type=float, default=3.0)
     p.add_argument("--out", help="append the per-query lines here")
     p.add_argument("--print", action="store_true", help="lines to stdout")
+    p.add_argument("--start-file", help="write the wall-clock start time "
+                   "(epoch seconds) here, for lining up events")
     p.add_argument("--allow", help="comma list of addresses a NOERROR "
                    "answer may carry; enables the checks")
     p.add_argument("--servfail-ok", action="store_true")
@@ -89,6 +91,9 @@ def main():
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
     start = time.monotonic()
+    if o.start_file:
+        with open(o.start_file, "w") as f:
+            f.write("%.6f\n" % time.time())
     pending = {}        # id -> (n, name, question wire, sent at)
     results = {}        # n -> (sent rel, name, rcode, addrs, ms)
     n_sent = 0

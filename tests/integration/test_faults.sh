@@ -54,12 +54,16 @@ big 1
 tls-alert 0
 "
 # start-time faults: certificate and TLS choices the client must refuse
+# start-time choices: certificates and TLS settings the client must refuse
+# (may=0: nothing may be sent to it), and a server that asks for a short
+# edns-tcp-keepalive and closes connections idle longer than that.
 startfaults="
-cert-expired --cert $DP_PKI/expired.pem --key $DP_PKI/expired.key
-cert-wrongname --cert $DP_PKI/wrongname.pem --key $DP_PKI/wrongname.key
-cert-selfsigned --cert $DP_PKI/selfsigned.pem --key $DP_PKI/selfsigned.key
-tls-1.0-only --tls-max 1.0
-mtls-required --require-client-cert $DP_PKI/ca.pem
+cert-expired 0 --cert $DP_PKI/expired.pem --key $DP_PKI/expired.key
+cert-wrongname 0 --cert $DP_PKI/wrongname.pem --key $DP_PKI/wrongname.key
+cert-selfsigned 0 --cert $DP_PKI/selfsigned.pem --key $DP_PKI/selfsigned.key
+tls-1.0-only 0 --tls-max 1.0
+mtls-required 0 --require-client-cert $DP_PKI/ca.pem
+keepalive-500 1 --keepalive 500 --fault idle-close:0.7
 "
 single="stall-after-handshake no-handshake garbage wrong-question
 reset-mid-frame tls-alert servfail slow-drip refuse-tcp"
@@ -73,7 +77,8 @@ wanted() {
 n=0
 failed=
 # run_case LABEL ALLOW FORWARD-ADDR...: one Unbound under test, 5 queries
-# at 5 qps, then 20 at once, then check it still runs and stop it.
+# at 5 qps, then 20 at once (idle faults: and 5 more after a pause), each
+# checked by dnsload; then check it still runs and stop it.
 run_case() {
 	local label=$1 allow=$2 ub tag rc=0 a
 	shift 2
@@ -93,10 +98,19 @@ run_case() {
 		--allow "$allow" --max-ms "$MAX_MS" $sf_opt 2>>"$DP_TMP/why" || rc=1
 	df_load "$(dp_get "$ub" port)" "b-$n-$tag" --count 20 \
 		--allow "$allow" --max-ms "$MAX_MS" $sf_opt 2>>"$DP_TMP/why" || rc=1
+	case $label in
+	idle-close* | keepalive*)
+		# let the server close the idle connections, then ask again
+		sleep 1.5
+		df_load "$(dp_get "$ub" port)" "p-$n-$tag" --count 5 --qps 10 \
+			--allow "$allow" --max-ms "$MAX_MS" $sf_opt \
+			2>>"$DP_TMP/why" || rc=1
+		;;
+	esac
 	assert_alive "$ub" "$label: Unbound under test must survive"
 	dp_unbound_stop "$ub"
 	local summary
-	summary=$(cat "$DP_TMP"/[sb]-$n-"$tag".load | awk '
+	summary=$(cat "$DP_TMP"/[sbp]-$n-"$tag".load | awk '
 		{ k = $3 == "NOERROR" ? $4 : $3; c[k]++ }
 		END { for (k in c) printf "%s=%d ", k, c[k] }')
 	if [ $rc = 0 ]; then
@@ -128,13 +142,15 @@ while read -r fault may; do
 done <<<"$faults"
 df_ctl faulty set fault none >/dev/null
 
-while read -r label opts; do
+while read -r label may opts; do
 	[ -n "$label" ] || continue
 	wanted "$label" || continue
 	# shellcheck disable=SC2086 # options are words; paths have no blanks
 	df_start "sf-$label" $BAD $opts
-	run_case "$label" $GOOD "$(df_addr "sf-$label")" "$(df_addr healthy)"
-	assert_eq 0 "$(df_stat "sf-$label" queries)" \
+	allow=$GOOD
+	[ "$may" = 1 ] && allow=$GOOD,$BAD
+	run_case "$label" $allow "$(df_addr "sf-$label")" "$(df_addr healthy)"
+	[ "$may" = 1 ] || assert_eq 0 "$(df_stat "sf-$label" queries)" \
 		"$label: queries sent over a connection that must not be trusted"
 	df_stop "sf-$label"
 done <<<"$startfaults"
