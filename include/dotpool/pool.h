@@ -25,6 +25,8 @@
 #include <event2/event_struct.h>
 #include "dotpool/config.h"
 #include "dotpool/stats.h"
+/* logging: dotpool_log_set() in dotpool/log.h; messages name upstreams */
+#include "dotpool/log.h"
 
 struct dotpool_pool;
 struct dotpool_upstream;
@@ -99,6 +101,10 @@ struct dotpool_req {
 	struct event timer;
 	/** whether timer is assigned */
 	int timer_set;
+	/** which list it is on (enum dotpool_req_list, transport-private) */
+	uint8_t onlist;
+	/** error to complete with, when on the pool's fail list */
+	int err;
 };
 
 /** Health of an upstream. */
@@ -168,6 +174,14 @@ int dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req);
  */
 void dotpool_pool_cancel(struct dotpool_req* req);
 
+/**
+ * Set how an upstream is authenticated when its upstream: section says
+ * "as the zone" (the pool only knows the global default). Takes effect for
+ * the next connection.
+ */
+void dotpool_upstream_set_profile(struct dotpool_upstream* up,
+	enum dotpool_profile profile);
+
 /** Health of an upstream now. */
 enum dotpool_health dotpool_upstream_health(const struct dotpool_upstream* up);
 
@@ -190,6 +204,18 @@ enum dotpool_outcome {
  */
 void dotpool_upstream_report(struct dotpool_upstream* up,
 	enum dotpool_outcome o);
+
+/** Events the glue counts on an upstream (query-level decisions). */
+enum dotpool_count {
+	/** an attempt moved to this upstream after another one failed */
+	DOTPOOL_COUNT_FAILOVER = 0,
+	/** a hedged second attempt went to this upstream */
+	DOTPOOL_COUNT_HEDGE
+};
+
+/** Count a query-level event on an upstream's counters. */
+void dotpool_upstream_count(struct dotpool_upstream* up,
+	enum dotpool_count what);
 
 /** Smoothed round-trip estimate in µs (0 when unknown). */
 uint64_t dotpool_upstream_srtt(const struct dotpool_upstream* up);

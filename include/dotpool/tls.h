@@ -43,4 +43,67 @@ void dotpool_tls_free(struct dotpool_tls* t);
 /** Whether a CA store (bundle or system) is loaded. */
 int dotpool_tls_has_ca(const struct dotpool_tls* t);
 
+struct ssl_st;
+struct ssl_session_st;
+
+/**
+ * What connections need to authenticate one upstream, and where its TLS
+ * session is kept for resumption. Lives in the upstream, so a session is
+ * only ever offered again to the same (address, port, name).
+ */
+struct dotpool_tls_auth {
+	/** TLS authentication name (borrowed from the upstream), or NULL */
+	const char* name;
+	/** the upstream: section: pins, client certificate; or NULL */
+	const struct dotpool_upstream_cfg* ucfg;
+	/** strict or opportunistic */
+	enum dotpool_profile profile;
+	/** the last session the server gave us (owned), or NULL */
+	struct ssl_session_st* session;
+};
+
+/**
+ * Create the TLS object of one connection: SNI, host name check, client
+ * certificate, verify mode for the profile, saved session to resume.
+ * @param t: the context.
+ * @param a: the upstream's authentication data (borrowed; must outlive the
+ *	returned object: new sessions are stored in it).
+ * @param fd: connected socket (not owned by the SSL object).
+ * @param err: returns a message on failure.
+ * @param errlen: size of err.
+ * @return the SSL object or NULL.
+ */
+struct ssl_st* dotpool_tls_conn_new(struct dotpool_tls* t,
+	struct dotpool_tls_auth* a, int fd, char* err, size_t errlen);
+
+/**
+ * Why a handshake failed, once SSL_connect returned a fatal error.
+ * @param ssl: the connection.
+ * @param err: returns a message (the certificate error or OpenSSL's).
+ * @param errlen: size of err.
+ * @return DOTPOOL_EVERIFY (the certificate was rejected) or DOTPOOL_ETLS.
+ */
+int dotpool_tls_handshake_error(struct ssl_st* ssl, char* err, size_t errlen);
+
+/**
+ * After a successful handshake: is the server who it must be? Checks the
+ * chain and name result (when a name is set or there are no pins) and the
+ * SPKI pins (when set). The caller decides, by profile, whether a failure
+ * closes the connection. On failure the saved session is dropped so that
+ * it is never resumed.
+ * @param ssl: the connection.
+ * @param a: the upstream's authentication data.
+ * @param err: returns a message on failure.
+ * @param errlen: size of err.
+ * @return 0 (authenticated) or DOTPOOL_EVERIFY.
+ */
+int dotpool_tls_conn_verify(struct ssl_st* ssl, struct dotpool_tls_auth* a,
+	char* err, size_t errlen);
+
+/** Drop the saved session of an upstream; a may be NULL. */
+void dotpool_tls_auth_clear(struct dotpool_tls_auth* a);
+
+/** Whether the context sends SNI (tls-use-sni). */
+int dotpool_tls_use_sni(const struct dotpool_tls* t);
+
 #endif /* DOTPOOL_TLS_H */

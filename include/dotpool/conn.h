@@ -1,0 +1,232 @@
+/**
+ * \file
+ * Inside the transport: the structures of pool, upstream and connection,
+ * shared by module/pool.c (requests, queues, health) and module/conn.c
+ * (one DoT connection: socket, TLS, framing, ID map). Not for the glue:
+ * it uses dotpool/pool.h only.
+ *
+ * Callbacks into the glue (a request's done()) are made only from
+ * libevent callbacks the pool owns: a request timer, a connection's I/O,
+ * or the pool's deferred-work event. Functions the glue calls (send,
+ * cancel) never complete a request synchronously, and closing a connection
+ * only queues the work; objects are freed in the deferred-work event.
+ */
+#ifndef DOTPOOL_CONN_H
+#define DOTPOOL_CONN_H
+#include <stdint.h>
+#include <sys/socket.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include "dotpool/pool.h"
+#include "dotpool/tls.h"
+#include "dotpool/frame.h"
+#include "dotpool/idmap.h"
+#include "dotpool/stats.h"
+
+/** Connection lifetime. */
+enum dotpool_conn_state {
+	/** TCP connect in progress */
+	DOTPOOL_CONN_CONNECTING = 0,
+	/** TLS handshake in progress */
+	DOTPOOL_CONN_HANDSHAKING,
+	/** takes new queries */
+	DOTPOOL_CONN_READY,
+	/** takes no new queries; closes when nothing is in flight */
+	DOTPOOL_CONN_DRAINING,
+	/** done; waits in the pool's graveyard to be freed */
+	DOTPOOL_CONN_CLOSED
+};
+
+/** Name of a connection state for logs. */
+const char* dotpool_conn_state_str(enum dotpool_conn_state s);
+
+/** Which list a request is on (private to the pool). */
+enum dotpool_req_list {
+	/** none */
+	DOTPOOL_REQ_ON_NONE = 0,
+	/** its upstream's wait queue */
+	DOTPOOL_REQ_ON_QUEUE,
+	/** the pool's list of requests to fail from the event loop */
+	DOTPOOL_REQ_ON_FAIL
+};
+
+/** One DoT connection. */
+struct dotpool_conn {
+	/** next in the upstream's list, or in the pool's graveyard */
+	struct dotpool_conn* next;
+	/** the upstream */
+	struct dotpool_upstream* up;
+	/** state; written only by dotpool_conn_set_state */
+	enum dotpool_conn_state state;
+	/** socket, -1 when closed */
+	int fd;
+	/** TLS object, NULL before the handshake starts */
+	struct ssl_st* ssl;
+	/** readable socket */
+	struct event ev_read;
+	/** writable socket; added only when a write would block */
+	struct event ev_write;
+	/** connect timeout, then idle timeout */
+	struct event ev_timer;
+	/** whether the three events are assigned */
+	int ev_assigned;
+	/** whether ev_write is added */
+	int writing;
+	/** DNS IDs in flight (owners: struct dotpool_req) */
+	struct dotpool_idmap* ids;
+	/** framed queries not yet written */
+	struct dotpool_wbuf wbuf;
+	/** answers being reassembled */
+	struct dotpool_frame_reader rd;
+	/** cancelled IDs reserved now: when half the map is lost to them the
+	 * server has probably dropped those queries; drain the connection */
+	unsigned stale;
+	/** whether the connection reached READY */
+	int was_ready;
+	/** whether the server is authenticated (opportunistic may not be) */
+	int authenticated;
+};
+
+/** One upstream (address, port, name) on one worker. */
+struct dotpool_upstream {
+	/** next in the pool */
+	struct dotpool_upstream* next;
+	/** the pool */
+	struct dotpool_pool* pool;
+	/** address and port */
+	struct sockaddr_storage addr;
+	/** length of addr */
+	socklen_t addrlen;
+	/** TLS authentication name (owned), or NULL */
+	char* name;
+	/** "addr@port#name" */
+	char label[128];
+	/** authentication data and saved session */
+	struct dotpool_tls_auth auth;
+	/** open connections (not CLOSED) */
+	struct dotpool_conn* conns;
+	/** number of connections in conns */
+	unsigned nconns;
+	/** first waiting request */
+	struct dotpool_req* qhead;
+	/** last waiting request */
+	struct dotpool_req* qtail;
+	/** number of waiting requests */
+	unsigned qlen;
+	/** counters */
+	struct dotpool_stats stats;
+	/** health; written only by the pool's set_health */
+	enum dotpool_health health;
+	/** failures in a row */
+	unsigned fails;
+	/** monotonic µs until which a failing upstream is not tried */
+	uint64_t backoff_until;
+	/** smoothed answer latency in µs, 0 unknown */
+	uint64_t srtt;
+};
+
+/** The per-worker pool. */
+struct dotpool_pool {
+	/** libevent base (borrowed) */
+	struct event_base* base;
+	/** settings (borrowed) */
+	const struct dotpool_config* cfg;
+	/** TLS context (borrowed) */
+	struct dotpool_tls* tls;
+	/** clock refresh hook */
+	void (*wake)(void*);
+	/** its argument */
+	void* wake_arg;
+	/** upstreams */
+	struct dotpool_upstream* ups;
+	/** closed connections to free from the event loop */
+	struct dotpool_conn* grave;
+	/** first request to fail from the event loop */
+	struct dotpool_req* fhead;
+	/** last request to fail from the event loop */
+	struct dotpool_req* ftail;
+	/** deferred work: free the graveyard, dispatch, fail requests */
+	struct event ev_defer;
+};
+
+/** Monotonic clock in µs. */
+uint64_t dotpool_now_us(void);
+
+/** Call the pool's wake hook (first thing in every callback). */
+void dotpool_pool_wake(struct dotpool_pool* p);
+
+/** Schedule the pool's deferred work for the next loop iteration. */
+void dotpool_pool_defer(struct dotpool_pool* p);
+
+/**
+ * Open a new connection for an upstream and start connecting. The
+ * connection joins up->conns; on an immediate failure it is closed at once
+ * (nothing is completed synchronously).
+ * @return 0, or DOTPOOL_ENOMEM (nothing was created).
+ */
+int dotpool_conn_open(struct dotpool_upstream* up);
+
+/**
+ * Put a request on a READY connection: reserve an ID, frame it, arm the
+ * write.
+ * @return 0, DOTPOOL_EFULL (no ID or buffer room), DOTPOOL_EAGAIN (not
+ *	READY) or DOTPOOL_ENOMEM; the request is unchanged on error.
+ */
+int dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req);
+
+/** Whether a connection can take another query now. */
+int dotpool_conn_has_room(const struct dotpool_conn* c);
+
+/** Forget a SENT request; its ID stays reserved until its answer. */
+void dotpool_conn_cancel(struct dotpool_conn* c, struct dotpool_req* req);
+
+/**
+ * Close a connection: events removed, socket closed, requests in flight
+ * handed to dotpool_up_lost, unlinked from the upstream and put in the
+ * graveyard. No request callback runs here.
+ * @param c: the connection (not CLOSED yet, else nothing happens).
+ * @param err: why (0 for a normal close).
+ * @param failure: whether it counts against the upstream's health.
+ */
+void dotpool_conn_close(struct dotpool_conn* c, int err, int failure);
+
+/**
+ * Free a closed connection's memory.
+ * @param c: the connection, may be NULL.
+ * @param base_alive: 0 when the event base is gone (no event_del).
+ */
+void dotpool_conn_free(struct dotpool_conn* c, int base_alive);
+
+/** Bytes a connection holds, roughly. */
+size_t dotpool_conn_mem(const struct dotpool_conn* c);
+
+/** Send waiting requests of an upstream on connections with room, opening
+ * one more connection when allowed. Never completes a request. */
+void dotpool_up_dispatch(struct dotpool_upstream* up);
+
+/** A SENT request lost its connection: queue it again once, else fail it
+ * with DOTPOOL_ECLOSED from the event loop. */
+void dotpool_up_lost(struct dotpool_req* req);
+
+/** A connection that never became ready failed: when no connection of the
+ * upstream is left, fail the waiting requests with err (from the event
+ * loop) so the caller can try another upstream. */
+void dotpool_up_connect_failed(struct dotpool_upstream* up, int err);
+
+/** Account a failure (timeout, connect/TLS/verify error) in health. */
+void dotpool_up_failure(struct dotpool_upstream* up);
+
+/** Recompute the upstream's gauges from its structures. */
+void dotpool_up_gauges(struct dotpool_upstream* up);
+
+/**
+ * Hand a matched answer to its request (state, timer, stats, health) and
+ * call done(). The caller re-checks its own state afterwards.
+ * @param req: the request; its ID is already released.
+ * @param answer: the answer (borrowed).
+ * @param len: its length.
+ */
+void dotpool_req_deliver(struct dotpool_req* req, uint8_t* answer,
+	size_t len);
+
+#endif /* DOTPOOL_CONN_H */

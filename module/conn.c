@@ -1,0 +1,711 @@
+/**
+ * \file
+ * One DoT connection (RFC 7858): non-blocking TCP connect, TLS handshake,
+ * pipelined framed queries, answers matched by ID and question. Any
+ * protocol error closes the connection; closing never runs a request
+ * callback (the pool fails or re-sends those from its deferred event) and
+ * never frees the connection (the pool's graveyard does, later), so a
+ * callback up the stack may still look at it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include "dotpool/conn.h"
+#include "dotpool/error.h"
+#include "dotpool/log.h"
+#include "dotpool/wire.h"
+
+/** Most bytes of queries waiting to be written on one connection. */
+#define CONN_WBUF_MAX (256 * 1024)
+/** Rough size of an OpenSSL connection with its buffers, for get_mem. */
+#define CONN_SSL_MEM 40000
+
+const char*
+dotpool_conn_state_str(enum dotpool_conn_state s)
+{
+	switch(s) {
+	case DOTPOOL_CONN_CONNECTING: return "connecting";
+	case DOTPOOL_CONN_HANDSHAKING: return "handshaking";
+	case DOTPOOL_CONN_READY: return "ready";
+	case DOTPOOL_CONN_DRAINING: return "draining";
+	case DOTPOOL_CONN_CLOSED: return "closed";
+	}
+	return "unknown";
+}
+
+/**
+ * The only writer of c->state: a connection only moves forward, so an
+ * illegal step is a bug in this file; refuse it rather than corrupt.
+ * @return 0 or DOTPOOL_EINVAL (state unchanged).
+ */
+static int
+dotpool_conn_set_state(struct dotpool_conn* c, enum dotpool_conn_state n)
+{
+	enum dotpool_conn_state o = c->state;
+	int ok = 0;
+	switch(o) {
+	case DOTPOOL_CONN_CONNECTING:
+		ok = (n == DOTPOOL_CONN_HANDSHAKING || n == DOTPOOL_CONN_CLOSED);
+		break;
+	case DOTPOOL_CONN_HANDSHAKING:
+		ok = (n == DOTPOOL_CONN_READY || n == DOTPOOL_CONN_CLOSED);
+		break;
+	case DOTPOOL_CONN_READY:
+		ok = (n == DOTPOOL_CONN_DRAINING || n == DOTPOOL_CONN_CLOSED);
+		break;
+	case DOTPOOL_CONN_DRAINING:
+		ok = (n == DOTPOOL_CONN_CLOSED);
+		break;
+	case DOTPOOL_CONN_CLOSED:
+		ok = 0;
+		break;
+	}
+	if(!ok) {
+		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: illegal connection "
+			"state change %s -> %s", c->up->label,
+			dotpool_conn_state_str(o), dotpool_conn_state_str(n));
+		return DOTPOOL_EINVAL;
+	}
+	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: connection %s -> %s",
+		c->up->label, dotpool_conn_state_str(o),
+		dotpool_conn_state_str(n));
+	c->state = n;
+	return 0;
+}
+
+/** Whether the connection carries queries (answers may arrive). */
+static int
+conn_open_for_io(const struct dotpool_conn* c)
+{
+	return c->state == DOTPOOL_CONN_READY ||
+		c->state == DOTPOOL_CONN_DRAINING;
+}
+
+/** Add or remove the write event. */
+static void
+conn_want_write(struct dotpool_conn* c, int on)
+{
+	if(on && !c->writing) {
+		if(event_add(&c->ev_write, NULL) == 0)
+			c->writing = 1;
+	} else if(!on && c->writing) {
+		(void)event_del(&c->ev_write);
+		c->writing = 0;
+	}
+}
+
+/** Arm the connection timer. */
+static void
+conn_timer(struct dotpool_conn* c, unsigned ms)
+{
+	struct timeval tv;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	(void)event_add(&c->ev_timer, &tv);
+}
+
+/**
+ * After any change: keep the idle timer right (only a READY connection with
+ * nothing live in flight idles; a DRAINING one with nothing live closes on
+ * the next loop iteration) and the gauges exact.
+ */
+static void
+conn_update(struct dotpool_conn* c)
+{
+	if(conn_open_for_io(c)) {
+		if(dotpool_idmap_live(c->ids) == 0) {
+			if(c->state == DOTPOOL_CONN_DRAINING)
+				conn_timer(c, 0);
+			else if(!evtimer_pending(&c->ev_timer, NULL))
+				conn_timer(c, c->up->pool->cfg->idle_timeout);
+		} else {
+			(void)event_del(&c->ev_timer);
+		}
+	}
+	dotpool_up_gauges(c->up);
+}
+
+int
+dotpool_conn_has_room(const struct dotpool_conn* c)
+{
+	return c->state == DOTPOOL_CONN_READY &&
+		dotpool_idmap_used(c->ids) < dotpool_idmap_capacity(c->ids);
+}
+
+/** Hand each live request of a closing connection back to the pool. */
+static void
+conn_drain_one(void* owner, uint16_t id, void* arg)
+{
+	struct dotpool_req* req = owner;
+	(void)id; (void)arg;
+	req->conn = NULL;
+	dotpool_up_lost(req);
+}
+
+void
+dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
+{
+	struct dotpool_upstream* up = c->up;
+	struct dotpool_conn** pp;
+	int was_ready = c->was_ready;
+	if(c->state == DOTPOOL_CONN_CLOSED)
+		return;
+	if(dotpool_conn_set_state(c, DOTPOOL_CONN_CLOSED) != 0)
+		return;
+	if(c->ev_assigned) {
+		(void)event_del(&c->ev_read);
+		(void)event_del(&c->ev_write);
+		(void)event_del(&c->ev_timer);
+		c->writing = 0;
+	}
+	if(c->ssl && err == 0) {
+		/* polite close_notify; a full socket buffer just loses it */
+		ERR_clear_error();
+		(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
+	}
+	if(c->ssl && was_ready && err != DOTPOOL_ETLS && err != DOTPOOL_EPROTO)
+		/* OpenSSL marks the session of a connection freed without a
+		 * sent shutdown as not resumable; a clean close (idle, server
+		 * going away) must keep it */
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN |
+			SSL_get_shutdown(c->ssl));
+	if(c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	for(pp = &up->conns; *pp; pp = &(*pp)->next) {
+		if(*pp == c) {
+			*pp = c->next;
+			up->nconns--;
+			break;
+		}
+	}
+	c->next = up->pool->grave;
+	up->pool->grave = c;
+	if(err != 0)
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connection "
+			"closed: %s", up->label, dotpool_strerror(err));
+	/* requests in flight are re-sent once or failed, from the loop */
+	dotpool_idmap_drain(c->ids, conn_drain_one, NULL);
+	c->stale = 0;
+	if(failure)
+		dotpool_up_failure(up);
+	if(!was_ready && err != 0)
+		dotpool_up_connect_failed(up, err);
+	dotpool_up_gauges(up);
+	dotpool_pool_defer(up->pool);
+}
+
+void
+dotpool_conn_free(struct dotpool_conn* c, int base_alive)
+{
+	if(!c)
+		return;
+	if(c->ev_assigned && base_alive) {
+		(void)event_del(&c->ev_read);
+		(void)event_del(&c->ev_write);
+		(void)event_del(&c->ev_timer);
+	}
+	if(c->ssl)
+		SSL_free(c->ssl);
+	if(c->fd != -1)
+		close(c->fd);
+	dotpool_idmap_free(c->ids);
+	dotpool_wbuf_free(&c->wbuf);
+	dotpool_frame_reader_free(&c->rd);
+	free(c);
+}
+
+size_t
+dotpool_conn_mem(const struct dotpool_conn* c)
+{
+	size_t m = sizeof(*c) + c->wbuf.cap + c->rd.cap;
+	if(c->ids)
+		m += 16 * (size_t)dotpool_idmap_capacity(c->ids);
+	if(c->ssl)
+		m += CONN_SSL_MEM;
+	return m;
+}
+
+/** Count and log a TLS or verification failure, then close. */
+static void
+conn_fail_tls(struct dotpool_conn* c, int err, const char* msg)
+{
+	if(err == DOTPOOL_EVERIFY)
+		c->up->stats.err_verify++;
+	else	c->up->stats.err_tls++;
+	dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: %s", c->up->label, msg);
+	dotpool_conn_close(c, err, 1);
+}
+
+/** Write as much of the queue as the socket takes. */
+static void
+conn_flush(struct dotpool_conn* c)
+{
+	const uint8_t* data;
+	size_t n;
+	int r, e;
+	while((data = dotpool_wbuf_data(&c->wbuf, &n)) != NULL) {
+		/* after WANT_* OpenSSL needs the same bytes again; the queue
+		 * only grows at its end until they are consumed, so passing
+		 * all of it repeats them (moving buffer mode allows the
+		 * realloc) */
+		if(n > 0x7fffffff)
+			n = 0x7fffffff;
+		ERR_clear_error();
+		r = SSL_write(c->ssl, data, (int)n);
+		if(r > 0) {
+			dotpool_wbuf_consume(&c->wbuf, (size_t)r);
+			continue;
+		}
+		e = SSL_get_error(c->ssl, r);
+		if(e == SSL_ERROR_WANT_WRITE) {
+			conn_want_write(c, 1);
+			return;
+		}
+		if(e == SSL_ERROR_WANT_READ) {
+			/* the read event is always on and retries the write */
+			conn_want_write(c, 0);
+			return;
+		}
+		ERR_clear_error();
+		c->up->stats.err_closed +=
+			(dotpool_idmap_live(c->ids) > 0) ? 1 : 0;
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: write failed",
+			c->up->label);
+		dotpool_conn_close(c, e == SSL_ERROR_SSL ? DOTPOOL_ETLS :
+			DOTPOOL_EIO, 0);
+		return;
+	}
+	conn_want_write(c, 0);
+}
+
+/** An answer frame arrived: find its request, check, deliver. */
+static void
+conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
+{
+	void* owner = NULL;
+	struct dotpool_req* req;
+	enum dotpool_id_state st;
+	enum dotpool_match m;
+	uint16_t id;
+	if(len < 2) {
+		c->up->stats.dropped++;
+		return;
+	}
+	id = dotpool_wire_id(msg);
+	st = dotpool_idmap_get(c->ids, id, &owner);
+	if(st == DOTPOOL_ID_FREE) {
+		c->up->stats.dropped++;
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: answer with "
+			"unknown ID dropped", c->up->label);
+		return;
+	}
+	if(st == DOTPOOL_ID_CANCELLED) {
+		/* the late answer frees the reserved ID */
+		(void)dotpool_idmap_release(c->ids, id);
+		if(c->stale > 0)
+			c->stale--;
+		c->up->stats.dropped++;
+		return;
+	}
+	req = owner;
+	m = dotpool_wire_match(req->wire, req->len, msg, len);
+	if(m != DOTPOOL_MATCH_OK) {
+		/* maybe spoofed or confused: the right answer may still
+		 * come, the request's timer decides */
+		c->up->stats.dropped++;
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: answer dropped: "
+			"%s", c->up->label, dotpool_match_str(m));
+		return;
+	}
+	(void)dotpool_idmap_release(c->ids, id);
+	req->conn = NULL;
+	dotpool_up_gauges(c->up);
+	dotpool_req_deliver(req, msg, len);
+}
+
+/** The peer closed (EOF or close_notify). */
+static void
+conn_peer_closed(struct dotpool_conn* c)
+{
+	if(dotpool_idmap_live(c->ids) == 0) {
+		/* servers close idle connections: normal */
+		c->up->stats.idle_closed_by_peer++;
+		dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: idle connection "
+			"closed by the server", c->up->label);
+		dotpool_conn_close(c, DOTPOOL_ECLOSED, 0);
+		return;
+	}
+	c->up->stats.err_closed++;
+	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server closed the "
+		"connection with %u queries in flight", c->up->label,
+		dotpool_idmap_live(c->ids));
+	dotpool_conn_close(c, DOTPOOL_ECLOSED, 0);
+}
+
+/** Read and deliver until the socket has nothing more. One answer at a
+ * time: each done() may change this connection, so re-check after it. */
+static void
+conn_read(struct dotpool_conn* c)
+{
+	uint8_t* msg, *space;
+	size_t len, n;
+	int r, e;
+	for(;;) {
+		while((r = dotpool_frame_next(&c->rd, &msg, &len)) == 1) {
+			conn_answer(c, msg, len);
+			if(!conn_open_for_io(c))
+				return;
+		}
+		if(r < 0) {
+			c->up->stats.err_proto++;
+			dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: bad framing "
+				"from the server", c->up->label);
+			dotpool_conn_close(c, DOTPOOL_EPROTO, 1);
+			return;
+		}
+		r = dotpool_frame_space(&c->rd, &space, &n);
+		if(r != 0) {
+			dotpool_conn_close(c, r, 0);
+			return;
+		}
+		if(n > 0x7fffffff)
+			n = 0x7fffffff;
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_read(c->ssl, space, (int)n);
+		if(r > 0) {
+			dotpool_frame_commit(&c->rd, (size_t)r);
+			continue;
+		}
+		e = SSL_get_error(c->ssl, r);
+		if(e == SSL_ERROR_WANT_READ)
+			return;
+		if(e == SSL_ERROR_WANT_WRITE) {
+			conn_want_write(c, 1);
+			return;
+		}
+		if(e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
+			(errno == 0 || errno == ECONNRESET || errno == EPIPE))
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+			|| (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error())
+			== SSL_R_UNEXPECTED_EOF_WHILE_READING)
+#endif
+			) {
+			ERR_clear_error();
+			conn_peer_closed(c);
+			return;
+		}
+		ERR_clear_error();
+		if(dotpool_idmap_live(c->ids) > 0)
+			c->up->stats.err_closed++;
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: read failed",
+			c->up->label);
+		dotpool_conn_close(c, e == SSL_ERROR_SSL ? DOTPOOL_ETLS :
+			DOTPOOL_EIO, 0);
+		return;
+	}
+}
+
+/** The handshake finished: authenticate, then take queries. */
+static void
+conn_handshake_done(struct dotpool_conn* c)
+{
+	char err[256];
+	struct dotpool_upstream* up = c->up;
+	if(dotpool_tls_conn_verify(c->ssl, &up->auth, err, sizeof(err)) != 0) {
+		if(up->auth.profile == DOTPOOL_PROFILE_STRICT) {
+			/* nothing was written: queries only go out on READY */
+			conn_fail_tls(c, DOTPOOL_EVERIFY, err);
+			return;
+		}
+		up->stats.err_verify++;
+		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: not authenticated "
+			"(%s); opportunistic profile, using it anyway",
+			up->label, err);
+	} else {
+		c->authenticated = 1;
+	}
+	if(SSL_session_reused(c->ssl))
+		up->stats.hs_resumed++;
+	else	up->stats.hs_full++;
+	(void)event_del(&c->ev_timer);
+	if(dotpool_conn_set_state(c, DOTPOOL_CONN_READY) != 0)
+		return;
+	c->was_ready = 1;
+	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connected (%s, %s)",
+		up->label, SSL_get_version(c->ssl),
+		SSL_session_reused(c->ssl) ? "resumed" : "full handshake");
+	dotpool_up_dispatch(up);
+}
+
+/** Drive the handshake one step. */
+static void
+conn_handshake(struct dotpool_conn* c)
+{
+	char err[256];
+	int r, e;
+	ERR_clear_error();
+	r = SSL_connect(c->ssl);
+	if(r == 1) {
+		conn_want_write(c, 0);
+		conn_handshake_done(c);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if(e == SSL_ERROR_WANT_READ) {
+		conn_want_write(c, 0);
+		return;
+	}
+	if(e == SSL_ERROR_WANT_WRITE) {
+		conn_want_write(c, 1);
+		return;
+	}
+	if(e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+		ERR_clear_error();
+		if(SSL_get_verify_result(c->ssl) == X509_V_OK) {
+			snprintf(err, sizeof(err), "connection lost during "
+				"the TLS handshake");
+			conn_fail_tls(c, DOTPOOL_ETLS, err);
+			return;
+		}
+	}
+	conn_fail_tls(c, dotpool_tls_handshake_error(c->ssl, err,
+		sizeof(err)), err);
+}
+
+/** Everything a readable or writable socket may mean once TLS runs. */
+static void
+conn_io(struct dotpool_conn* c)
+{
+	struct dotpool_upstream* up = c->up;
+	if(c->state == DOTPOOL_CONN_HANDSHAKING) {
+		conn_handshake(c);
+		if(!conn_open_for_io(c))
+			return;
+	}
+	if(!conn_open_for_io(c))
+		return;
+	/* read first: a server that answered and then closed would
+	 * otherwise fail our write and lose answers already here */
+	conn_read(c);
+	if(!conn_open_for_io(c))
+		return;
+	/* answers freed IDs, and done() callbacks may have queued more */
+	if(up->qhead)
+		dotpool_up_dispatch(up);
+	if(!conn_open_for_io(c))
+		return;
+	if(dotpool_wbuf_len(&c->wbuf) > 0)
+		conn_flush(c);
+	if(!conn_open_for_io(c))
+		return;
+	conn_update(c);
+}
+
+/** The TCP connect finished (or failed): start TLS. */
+static void
+conn_connected(struct dotpool_conn* c)
+{
+	char err[256];
+	int soerr = 0;
+	socklen_t slen = sizeof(soerr);
+	if(getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0)
+		soerr = errno;
+	if(soerr != 0) {
+		c->up->stats.err_connect++;
+		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: connect failed: %s",
+			c->up->label, strerror(soerr));
+		dotpool_conn_close(c, DOTPOOL_EIO, 1);
+		return;
+	}
+	c->ssl = dotpool_tls_conn_new(c->up->pool->tls, &c->up->auth, c->fd,
+		err, sizeof(err));
+	if(!c->ssl) {
+		conn_fail_tls(c, DOTPOOL_ETLS, err);
+		return;
+	}
+	if(dotpool_conn_set_state(c, DOTPOOL_CONN_HANDSHAKING) != 0)
+		return;
+	if(event_add(&c->ev_read, NULL) != 0) {
+		dotpool_conn_close(c, DOTPOOL_EIO, 0);
+		return;
+	}
+	conn_handshake(c);
+}
+
+/** Readable socket. */
+static void
+conn_read_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_conn* c = arg;
+	(void)fd; (void)what;
+	dotpool_pool_wake(c->up->pool);
+	conn_io(c);
+}
+
+/** Writable socket (connect done, or a blocked write can go on). */
+static void
+conn_write_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_conn* c = arg;
+	(void)fd; (void)what;
+	dotpool_pool_wake(c->up->pool);
+	if(c->state == DOTPOOL_CONN_CONNECTING) {
+		conn_want_write(c, 0);
+		conn_connected(c);
+		return;
+	}
+	conn_io(c);
+}
+
+/** Connect timeout, idle timeout, or a drained connection to close. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_conn* c = arg;
+	(void)fd; (void)what;
+	dotpool_pool_wake(c->up->pool);
+	switch(c->state) {
+	case DOTPOOL_CONN_CONNECTING:
+		c->up->stats.err_connect++;
+		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: connect timed out",
+			c->up->label);
+		dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 1);
+		break;
+	case DOTPOOL_CONN_HANDSHAKING:
+		c->up->stats.err_tls++;
+		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: TLS handshake timed "
+			"out", c->up->label);
+		dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 1);
+		break;
+	case DOTPOOL_CONN_READY:
+	case DOTPOOL_CONN_DRAINING:
+		if(dotpool_idmap_live(c->ids) == 0)
+			dotpool_conn_close(c, 0, 0);
+		break;
+	case DOTPOOL_CONN_CLOSED:
+		break;
+	}
+}
+
+int
+dotpool_conn_open(struct dotpool_upstream* up)
+{
+	struct dotpool_pool* p = up->pool;
+	struct dotpool_conn* c = calloc(1, sizeof(*c));
+	int one = 1;
+	if(!c)
+		return DOTPOOL_ENOMEM;
+	c->fd = -1;
+	c->up = up;
+	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
+		p->cfg->max_inflight : 1)))
+		goto fail;
+	if(dotpool_frame_reader_init(&c->rd) != 0)
+		goto fail;
+	dotpool_wbuf_init(&c->wbuf, CONN_WBUF_MAX);
+	c->fd = socket(up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		SOCK_CLOEXEC, IPPROTO_TCP);
+	c->next = up->conns;
+	up->conns = c;
+	up->nconns++;
+	up->stats.conns_opened++;
+	if(c->fd == -1) {
+		up->stats.err_connect++;
+		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: socket: %s",
+			up->label, strerror(errno));
+		dotpool_conn_close(c, DOTPOOL_EIO, 1);
+		return 0;
+	}
+	/* queries are small and latency matters */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if(event_assign(&c->ev_read, p->base, c->fd, EV_READ | EV_PERSIST,
+		conn_read_cb, c) != 0 ||
+		event_assign(&c->ev_write, p->base, c->fd, EV_WRITE |
+		EV_PERSIST, conn_write_cb, c) != 0 ||
+		event_assign(&c->ev_timer, p->base, -1, 0, conn_timer_cb,
+		c) != 0) {
+		dotpool_conn_close(c, DOTPOOL_EIO, 0);
+		return 0;
+	}
+	c->ev_assigned = 1;
+	if(connect(c->fd, (struct sockaddr*)&up->addr, up->addrlen) != 0 &&
+		errno != EINPROGRESS) {
+		up->stats.err_connect++;
+		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: connect failed: %s",
+			up->label, strerror(errno));
+		dotpool_conn_close(c, DOTPOOL_EIO, 1);
+		return 0;
+	}
+	conn_want_write(c, 1);
+	conn_timer(c, p->cfg->connect_timeout);
+	dotpool_up_gauges(up);
+	return 0;
+fail:
+	dotpool_idmap_free(c->ids);
+	dotpool_frame_reader_free(&c->rd);
+	free(c);
+	return DOTPOOL_ENOMEM;
+}
+
+int
+dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
+{
+	uint16_t start, id;
+	int r;
+	if(c->state != DOTPOOL_CONN_READY)
+		return DOTPOOL_EAGAIN;
+	if(RAND_bytes((unsigned char*)&start, sizeof(start)) != 1) {
+		/* not fatal: IDs only need to be unpredictable, and TLS
+		 * already keeps off-path spoofers out */
+		ERR_clear_error();
+		start = (uint16_t)(dotpool_now_us() * 2654435761u >> 7);
+	}
+	if((r = dotpool_idmap_alloc(c->ids, req, start, &id)) != 0)
+		return r;
+	dotpool_wire_set_id(req->wire, id);
+	if((r = dotpool_wbuf_put(&c->wbuf, req->wire, req->len)) != 0) {
+		(void)dotpool_idmap_release(c->ids, id);
+		return r;
+	}
+	req->state = DOTPOOL_REQ_SENT;
+	req->conn = c;
+	req->id = id;
+	req->sent_us = dotpool_now_us();
+	c->up->stats.queries++;
+	(void)event_del(&c->ev_timer);
+	/* written from the event loop: send() must not fail requests
+	 * synchronously, which a write error here would do */
+	conn_want_write(c, 1);
+	dotpool_up_gauges(c->up);
+	return 0;
+}
+
+void
+dotpool_conn_cancel(struct dotpool_conn* c, struct dotpool_req* req)
+{
+	if(dotpool_idmap_cancel(c->ids, req->id) != 0)
+		return;
+	req->conn = NULL;
+	c->stale++;
+	if(c->state == DOTPOOL_CONN_READY &&
+		c->stale * 2 >= dotpool_idmap_capacity(c->ids) &&
+		dotpool_idmap_capacity(c->ids) > 1) {
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: %u queries "
+			"unanswered on a connection, draining it",
+			c->up->label, c->stale);
+		(void)dotpool_conn_set_state(c, DOTPOOL_CONN_DRAINING);
+	}
+	conn_update(c);
+}

@@ -1,0 +1,1156 @@
+/**
+ * \file
+ * Component tests of module/pool.c, conn.c and tls.c: a fake DoT server
+ * (OpenSSL on a loopback socket, driven by the same event base) with a test
+ * CA and server certificate made at start-up, against the real pool.
+ * Every test checks the counters, that each request completed exactly as
+ * expected, and that no file descriptor is left open.
+ */
+#define _GNU_SOURCE 1 /* accept4 */
+#include <dirent.h>
+#include <signal.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include "dotpool/conn.h"
+#include "dotpool/error.h"
+#include "dotpool/pool.h"
+#include "dotpool/tls.h"
+#include "dotpool/wire.h"
+#include "unit.h"
+
+/** Where the test certificates are. */
+static char certdir[256];
+/** SHA-256 of the server's SubjectPublicKeyInfo. */
+static unsigned char srv_pin[32];
+
+/* ---- the fake DoT server ----------------------------------------------- */
+
+struct peer;
+
+/** One accepted connection of the fake server. */
+struct pconn {
+	/** next in the server's list */
+	struct pconn* next;
+	/** the server */
+	struct peer* peer;
+	/** socket, -1 when closed */
+	int fd;
+	/** TLS */
+	SSL* ssl;
+	/** readable */
+	struct event ev;
+	/** handshake done */
+	int hs;
+	/** connection number, from 1 */
+	int index;
+	/** bytes received not yet framed */
+	uint8_t in[4096];
+	/** how many */
+	size_t inlen;
+	/** queries held back, not answered yet */
+	uint8_t* held[256];
+	/** their lengths */
+	size_t heldlen[256];
+	/** how many held */
+	int nheld;
+	/** queries received on this connection */
+	int nrecv;
+};
+
+/** The fake server and what it does. */
+struct peer {
+	/** event base */
+	struct event_base* base;
+	/** server context */
+	SSL_CTX* ctx;
+	/** listening socket */
+	int lfd;
+	/** its port */
+	int port;
+	/** accept event */
+	struct event ev;
+	/** connections */
+	struct pconn* conns;
+	/** answer when this many are held; 0 at once; -1 never */
+	int hold;
+	/** after the first batch, answer at once */
+	int hold_once;
+	/** answer a batch last-first */
+	int reverse;
+	/** write answers one byte per TLS record */
+	int onebyte;
+	/** close a connection after this many queries, unanswered (0 off) */
+	int close_after;
+	/** ... only on connections up to this number (0 all) */
+	int close_conns;
+	/** close the connection after writing answers */
+	int close_after_answer;
+	/** answer with another question (qtype changed) */
+	int mangle;
+	/** answer with a zero-length frame */
+	int garbage;
+	/* counters */
+	/** connections accepted */
+	int accepted;
+	/** handshakes that worked */
+	int hs_ok;
+	/** handshakes that failed */
+	int hs_fail;
+	/** queries received */
+	int queries;
+	/** application bytes received */
+	int app_bytes;
+	/** most queries held at once on one connection */
+	int max_held;
+};
+
+/** Close one server connection. */
+static void
+pconn_close(struct pconn* pc)
+{
+	int i;
+	if(pc->fd == -1)
+		return;
+	event_del(&pc->ev);
+	SSL_free(pc->ssl);
+	pc->ssl = NULL;
+	close(pc->fd);
+	pc->fd = -1;
+	for(i = 0; i < pc->nheld; i++)
+		free(pc->held[i]);
+	pc->nheld = 0;
+}
+
+/** Write all bytes, in records of `chunk` bytes (0: one record). */
+static void
+pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
+{
+	size_t off = 0;
+	while(off < len) {
+		size_t n = chunk ? chunk : len - off;
+		int r;
+		if(n > len - off)
+			n = len - off;
+		r = SSL_write(pc->ssl, buf + off, (int)n);
+		if(r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if(SSL_get_error(pc->ssl, r) == SSL_ERROR_WANT_WRITE) {
+			usleep(1000);
+			continue;
+		}
+		return;
+	}
+}
+
+/** Answer the held queries (in order or reversed), in one write. */
+static void
+pconn_answer_held(struct pconn* pc)
+{
+	uint8_t out[65536];
+	size_t olen = 0;
+	int i, k;
+	for(k = 0; k < pc->nheld; k++) {
+		i = pc->peer->reverse ? pc->nheld - 1 - k : k;
+		if(olen + 2 + pc->heldlen[i] > sizeof(out))
+			break;
+		out[olen] = (uint8_t)(pc->heldlen[i] >> 8);
+		out[olen + 1] = (uint8_t)pc->heldlen[i];
+		memcpy(out + olen + 2, pc->held[i], pc->heldlen[i]);
+		/* QR, RA; NOERROR */
+		out[olen + 2 + 2] |= 0x80;
+		out[olen + 2 + 3] = 0x80;
+		if(pc->peer->mangle) /* low octet of the qtype */
+			out[olen + 2 + pc->heldlen[i] - 3] ^= 0x1c;
+		if(pc->peer->garbage) {
+			out[olen] = out[olen + 1] = 0;
+			olen += 2;
+			continue;
+		}
+		olen += 2 + pc->heldlen[i];
+	}
+	for(i = 0; i < pc->nheld; i++)
+		free(pc->held[i]);
+	pc->nheld = 0;
+	pconn_write(pc, out, olen, pc->peer->onebyte ? 1 : 0);
+	if(pc->peer->close_after_answer)
+		pconn_close(pc);
+}
+
+/** One query arrived. */
+static void
+pconn_query(struct pconn* pc, const uint8_t* q, size_t len)
+{
+	struct peer* pe = pc->peer;
+	pe->queries++;
+	pc->nrecv++;
+	if(pe->close_after && pc->nrecv >= pe->close_after &&
+		(pe->close_conns == 0 || pc->index <= pe->close_conns)) {
+		pconn_close(pc);
+		return;
+	}
+	if(pc->nheld >= 256)
+		return;
+	pc->held[pc->nheld] = malloc(len);
+	memcpy(pc->held[pc->nheld], q, len);
+	pc->heldlen[pc->nheld++] = len;
+	if(pc->nheld > pe->max_held)
+		pe->max_held = pc->nheld;
+	if(pe->hold >= 0 && pc->nheld >= pe->hold) {
+		pconn_answer_held(pc);
+		if(pe->hold_once)
+			pe->hold = 0;
+	}
+}
+
+/** Server socket readable: handshake, then frames. */
+static void
+pconn_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct pconn* pc = arg;
+	int r;
+	(void)fd; (void)what;
+	if(!pc->hs) {
+		r = SSL_accept(pc->ssl);
+		if(r == 1) {
+			pc->hs = 1;
+			pc->peer->hs_ok++;
+		} else {
+			int e = SSL_get_error(pc->ssl, r);
+			if(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return;
+			ERR_clear_error();
+			pc->peer->hs_fail++;
+			pconn_close(pc);
+			return;
+		}
+	}
+	for(;;) {
+		r = SSL_read(pc->ssl, pc->in + pc->inlen,
+			(int)(sizeof(pc->in) - pc->inlen));
+		if(r <= 0) {
+			int e = SSL_get_error(pc->ssl, r);
+			ERR_clear_error();
+			if(e != SSL_ERROR_WANT_READ)
+				pconn_close(pc);
+			return;
+		}
+		pc->inlen += (size_t)r;
+		pc->peer->app_bytes += r;
+		while(pc->fd != -1 && pc->inlen >= 2) {
+			size_t l = ((size_t)pc->in[0] << 8) | pc->in[1];
+			if(pc->inlen < 2 + l)
+				break;
+			pconn_query(pc, pc->in + 2, l);
+			memmove(pc->in, pc->in + 2 + l, pc->inlen - 2 - l);
+			pc->inlen -= 2 + l;
+		}
+		if(pc->fd == -1)
+			return;
+	}
+}
+
+/** New connection on the server. */
+static void
+peer_accept_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct peer* pe = arg;
+	struct pconn* pc;
+	int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	(void)what;
+	if(s == -1)
+		return;
+	pc = calloc(1, sizeof(*pc));
+	pc->peer = pe;
+	pc->fd = s;
+	pc->index = ++pe->accepted;
+	pc->ssl = SSL_new(pe->ctx);
+	SSL_set_fd(pc->ssl, s);
+	SSL_set_accept_state(pc->ssl);
+	event_assign(&pc->ev, pe->base, s, EV_READ | EV_PERSIST, pconn_cb, pc);
+	event_add(&pc->ev, NULL);
+	pc->next = pe->conns;
+	pe->conns = pc;
+}
+
+/** Start a fake server on 127.0.0.1, a free port. */
+static struct peer*
+peer_new(struct event_base* base)
+{
+	struct peer* pe = calloc(1, sizeof(*pe));
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	char path[300], kpath[300];
+	int one = 1;
+	pe->base = base;
+	pe->ctx = SSL_CTX_new(TLS_server_method());
+	snprintf(path, sizeof(path), "%s/srv.pem", certdir);
+	snprintf(kpath, sizeof(kpath), "%s/srv.key", certdir);
+	if(!SSL_CTX_use_certificate_chain_file(pe->ctx, path) ||
+		!SSL_CTX_use_PrivateKey_file(pe->ctx, kpath, SSL_FILETYPE_PEM)) {
+		fprintf(stderr, "test_pool: cannot load server cert\n");
+		exit(99);
+	}
+	pe->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		0);
+	setsockopt(pe->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if(bind(pe->lfd, (struct sockaddr*)&sin, sizeof(sin)) != 0 ||
+		listen(pe->lfd, 16) != 0 ||
+		getsockname(pe->lfd, (struct sockaddr*)&sin, &slen) != 0) {
+		fprintf(stderr, "test_pool: cannot listen\n");
+		exit(99);
+	}
+	pe->port = ntohs(sin.sin_port);
+	event_assign(&pe->ev, base, pe->lfd, EV_READ | EV_PERSIST,
+		peer_accept_cb, pe);
+	event_add(&pe->ev, NULL);
+	return pe;
+}
+
+/** Stop the fake server. */
+static void
+peer_free(struct peer* pe)
+{
+	struct pconn* pc, *n;
+	if(!pe)
+		return;
+	for(pc = pe->conns; pc; pc = n) {
+		n = pc->next;
+		pconn_close(pc);
+		free(pc);
+	}
+	event_del(&pe->ev);
+	close(pe->lfd);
+	SSL_CTX_free(pe->ctx);
+	free(pe);
+}
+
+/** Answer everything held on every open server connection. */
+static void
+peer_answer_all(struct peer* pe)
+{
+	struct pconn* pc;
+	for(pc = pe->conns; pc; pc = pc->next)
+		if(pc->fd != -1 && pc->nheld)
+			pconn_answer_held(pc);
+}
+
+/* ---- the client side --------------------------------------------------- */
+
+/** A test request with its query. */
+struct treq {
+	/** the pool's request (first: done() casts back) */
+	struct dotpool_req r;
+	/** query wire */
+	uint8_t wire[64];
+	/** times done() ran */
+	int ndone;
+	/** last error */
+	int err;
+	/** answer ID matched the query ID */
+	int id_ok;
+	/** when set, done() cancels this one */
+	struct treq* cancel_in_done;
+	/** when set, done() sends this one on the same upstream */
+	struct treq* send_in_done;
+	/** result of that send */
+	int send_in_done_ret;
+};
+
+/** Requests completed (all tests). */
+static int completed;
+
+/** done() of test requests. */
+static void
+treq_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
+{
+	struct treq* t = (struct treq*)req;
+	t->ndone++;
+	t->err = err;
+	completed++;
+	if(err == 0) {
+		t->id_ok = answer && len >= 12 &&
+			dotpool_wire_match(t->wire, t->r.len, answer, len) ==
+			DOTPOOL_MATCH_OK;
+	}
+	UNIT_CHECK(req->state == DOTPOOL_REQ_IDLE,
+		"pool: a request is IDLE when its done() runs");
+	if(t->cancel_in_done)
+		dotpool_pool_cancel(&t->cancel_in_done->r);
+	if(t->send_in_done)
+		t->send_in_done_ret = dotpool_pool_send(req->up,
+			&t->send_in_done->r);
+}
+
+/** Make a query for q<n>.example. A. */
+static void
+treq_init(struct treq* t, int n, unsigned timeout_ms)
+{
+	uint8_t* p = t->wire;
+	char label[16];
+	size_t l;
+	memset(t, 0, sizeof(*t));
+	p[2] = 0x01; /* RD */
+	p[5] = 1; /* qdcount */
+	p += 12;
+	l = (size_t)snprintf(label, sizeof(label), "q%d", n);
+	*p++ = (uint8_t)l;
+	memcpy(p, label, l);
+	p += l;
+	*p++ = 7;
+	memcpy(p, "example", 7);
+	p += 7;
+	*p++ = 0;
+	*p++ = 0; *p++ = 1; /* A */
+	*p++ = 0; *p++ = 1; /* IN */
+	t->r.wire = t->wire;
+	t->r.len = (size_t)(p - t->wire);
+	t->r.timeout_ms = timeout_ms;
+	t->r.done = treq_done;
+	t->r.arg = t;
+}
+
+/** Count open file descriptors. */
+static int
+count_fds(void)
+{
+	DIR* d = opendir("/proc/self/fd");
+	struct dirent* e;
+	int n = 0;
+	if(!d)
+		return -1;
+	while((e = readdir(d)) != NULL)
+		if(e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/** One test's world. */
+struct world {
+	/** event base */
+	struct event_base* base;
+	/** settings */
+	struct dotpool_config cfg;
+	/** upstream: section, for pins */
+	struct dotpool_upstream_cfg ucfg;
+	/** TLS */
+	struct dotpool_tls* tls;
+	/** the pool */
+	struct dotpool_pool* pool;
+	/** fake server */
+	struct peer* peer;
+	/** the upstream */
+	struct dotpool_upstream* up;
+	/** fds open before */
+	int fds;
+	/** wake() calls */
+	int wakes;
+};
+
+/** wake hook: counts. */
+static void
+world_wake(void* arg)
+{
+	((struct world*)arg)->wakes++;
+}
+
+/** Set up base, settings, server; the pool follows in world_pool. */
+static void
+world_init(struct world* w)
+{
+	memset(w, 0, sizeof(*w));
+	w->fds = count_fds();
+	w->base = event_base_new();
+	w->cfg.connect_timeout = 2000;
+	w->cfg.idle_timeout = 5000;
+	w->cfg.max_inflight = 128;
+	w->cfg.max_connections = 2;
+	w->cfg.max_queue = 100;
+	w->cfg.fail_threshold = 3;
+	w->cfg.backoff_initial = 100;
+	w->cfg.backoff_max = 1000;
+	w->cfg.session_resumption = 1;
+	w->cfg.profile = DOTPOOL_PROFILE_STRICT;
+	w->ucfg.profile = -1;
+	w->ucfg.addr = (char*)"127.0.0.1";
+	w->peer = peer_new(w->base);
+}
+
+/** Create TLS, pool and the upstream with auth name `name`. */
+static void
+world_pool(struct world* w, const char* name)
+{
+	char err[256], bundle[300];
+	struct dotpool_tls_trust trust;
+	struct sockaddr_in sin;
+	snprintf(bundle, sizeof(bundle), "%s/ca.pem", certdir);
+	trust.cert_bundle = bundle;
+	trust.system_store = 0;
+	trust.use_sni = 1;
+	w->cfg.upstreams = &w->ucfg;
+	w->tls = dotpool_tls_create(&trust, &w->cfg, err, sizeof(err));
+	UNIT_REQUIRE(w->tls != NULL, "tls: context created");
+	w->pool = dotpool_pool_create(w->base, &w->cfg, w->tls, world_wake, w);
+	UNIT_REQUIRE(w->pool != NULL, "pool: created");
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)w->peer->port);
+	w->up = dotpool_pool_upstream(w->pool, (struct sockaddr*)&sin,
+		sizeof(sin), name, &w->ucfg);
+	UNIT_REQUIRE(w->up != NULL, "pool: upstream created");
+	UNIT_CHECK(dotpool_pool_upstream(w->pool, (struct sockaddr*)&sin,
+		sizeof(sin), name, &w->ucfg) == w->up,
+		"pool: the same (address, port, name) is the same upstream");
+}
+
+/** Tick: keeps the loop from blocking forever. */
+static void
+tick_cb(evutil_socket_t fd, short what, void* arg)
+{
+	(void)fd; (void)what; (void)arg;
+}
+
+/** Run the loop until *counter >= target or ms pass. */
+static int
+run_until(struct world* w, int* counter, int target, unsigned ms)
+{
+	struct event tick;
+	struct timeval tv = { 0, 5000 };
+	uint64_t end = dotpool_now_us() + (uint64_t)ms * 1000;
+	event_assign(&tick, w->base, -1, EV_PERSIST, tick_cb, NULL);
+	event_add(&tick, &tv);
+	while((!counter || *counter < target) && dotpool_now_us() < end)
+		event_base_loop(w->base, EVLOOP_ONCE);
+	event_del(&tick);
+	return !counter || *counter >= target;
+}
+
+/** Free everything and check no fd is left. */
+static void
+world_free(struct world* w)
+{
+	dotpool_pool_free(w->pool, 1);
+	dotpool_tls_free(w->tls);
+	peer_free(w->peer);
+	event_base_free(w->base);
+	UNIT_CHECKF(count_fds() == w->fds, "pool: no fd left open (%d before,"
+		" %d after)", w->fds, count_fds());
+}
+
+/** Check the gauges of an upstream at rest. */
+static void
+check_at_rest(struct world* w)
+{
+	const struct dotpool_stats* s = dotpool_upstream_stats(w->up);
+	UNIT_CHECKF(s->inflight == 0 && s->queued == 0, "pool: nothing in "
+		"flight or queued at rest (inflight %lld queued %lld)",
+		(long long)s->inflight, (long long)s->queued);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/** Five queries pipelined on one connection, answered last-first. */
+static void
+test_pipelined_out_of_order(void)
+{
+	struct world w;
+	struct treq t[5];
+	const struct dotpool_stats* s;
+	int i, start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->hold = 5;
+	w.peer->reverse = 1;
+	for(i = 0; i < 5; i++) {
+		treq_init(&t[i], i, 3000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->queued == 5,
+		"pool: requests wait while the connection comes up");
+	UNIT_CHECK(run_until(&w, &completed, start + 5, 5000),
+		"pool: all five answered");
+	for(i = 0; i < 5; i++)
+		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
+			"pool: request %d answered once with its own answer "
+			"(done %d err %d)", i, t[i].ndone, t[i].err);
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(w.peer->accepted == 1, "pool: one connection carried all");
+	UNIT_CHECK(w.peer->max_held == 5, "pool: queries were pipelined");
+	UNIT_CHECK(s->queries == 5 && s->rcode[0] == 5 && s->lat_count == 5,
+		"pool: queries, rcode and latency counted");
+	UNIT_CHECK(s->conns_opened == 1 && s->hs_full == 1 &&
+		s->conns_open == 1 && s->conns_idle == 1,
+		"pool: one connection, full handshake, now idle");
+	UNIT_CHECK(s->dropped == 0 && s->timeouts == 0 && s->err_verify == 0,
+		"pool: no errors");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP &&
+		dotpool_upstream_usable(w.up), "pool: upstream is up");
+	UNIT_CHECK(dotpool_upstream_srtt(w.up) > 0, "pool: srtt measured");
+	UNIT_CHECK(strcmp(dotpool_upstream_name(w.up) + strlen(
+		dotpool_upstream_name(w.up)) - 9, "#dot.test") == 0,
+		"pool: upstream named addr@port#name");
+	UNIT_CHECK(dotpool_pool_mem(w.pool) > sizeof(struct dotpool_upstream),
+		"pool: memory accounted");
+	UNIT_CHECK(w.wakes > 0, "pool: wake hook called");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** Answers in 1-byte TLS records are reassembled. */
+static void
+test_onebyte_records(void)
+{
+	struct world w;
+	struct treq t[3];
+	int i, start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->onebyte = 1;
+	w.peer->hold = 3;
+	for(i = 0; i < 3; i++) {
+		treq_init(&t[i], i, 3000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 5000),
+		"pool: answers in 1-byte records arrive");
+	for(i = 0; i < 3; i++)
+		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
+			"pool: request %d answered from 1-byte records", i);
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->err_proto == 0,
+		"pool: no protocol error on tiny records");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** A name the certificate does not carry: EVERIFY, no DNS bytes sent. */
+static void
+test_wrong_name(void)
+{
+	struct world w;
+	struct treq t;
+	const struct dotpool_stats* s;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "wrong.test");
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(t.ndone == 0, "pool: send never completes synchronously");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_EVERIFY,
+		"tls: wrong name fails with DOTPOOL_EVERIFY");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.peer->app_bytes == 0,
+		"tls: no DNS bytes reach an unauthenticated server");
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(s->err_verify == 1 && s->queries == 0,
+		"pool: verify failure counted, no query counted");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_BACKOFF,
+		"pool: a verify failure backs the upstream off");
+	UNIT_CHECK(s->conns_open == 0, "pool: failed connection is gone");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** Pins: a matching pin without a name authenticates, a wrong pin fails. */
+static void
+test_pins(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	/* match, no name: pins alone authenticate */
+	world_init(&w);
+	memcpy(w.ucfg.pins[0], srv_pin, 32);
+	w.ucfg.num_pins = 1;
+	world_pool(&w, NULL);
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == 0 && t.id_ok,
+		"tls: a matching pin authenticates");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->err_verify == 0,
+		"tls: no verify error with a matching pin");
+	world_free(&w);
+
+	/* name right but pin wrong: fails */
+	start = completed;
+	world_init(&w);
+	memcpy(w.ucfg.pins[0], srv_pin, 32);
+	w.ucfg.pins[0][0] ^= 0xff;
+	w.ucfg.num_pins = 1;
+	world_pool(&w, "dot.test");
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_EVERIFY,
+		"tls: no matching pin fails with DOTPOOL_EVERIFY");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.peer->app_bytes == 0,
+		"tls: nothing sent to a server whose pin does not match");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->err_verify == 1,
+		"tls: pin mismatch counted");
+	world_free(&w);
+
+	/* opportunistic with a wrong name: connects, counts */
+	start = completed;
+	world_init(&w);
+	w.ucfg.profile = DOTPOOL_PROFILE_OPPORTUNISTIC;
+	world_pool(&w, "wrong.test");
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == 0,
+		"tls: opportunistic profile sends despite a wrong name");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->err_verify == 1,
+		"tls: opportunistic verify failure counted");
+	world_free(&w);
+}
+
+/** The peer never answers: timeout, ID kept, late answer dropped. */
+static void
+test_timeout_late_answer(void)
+{
+	struct world w;
+	struct treq t;
+	struct dotpool_conn* c;
+	const struct dotpool_stats* s;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	treq_init(&t, 1, 300);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
+		"pool: unanswered request times out");
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(s->timeouts == 1, "pool: timeout counted");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_BACKOFF,
+		"pool: a timeout backs off");
+	c = w.up->conns;
+	UNIT_REQUIRE(c != NULL, "pool: the connection stays open");
+	UNIT_CHECK(dotpool_idmap_used(c->ids) == 1 &&
+		dotpool_idmap_live(c->ids) == 0,
+		"pool: the timed out ID stays reserved, not live");
+	peer_answer_all(w.peer);
+	run_until(&w, NULL, 0, 200);
+	UNIT_CHECK(s->dropped == 1, "pool: the late answer is dropped");
+	UNIT_CHECK(t.ndone == 1, "pool: no second done() for a late answer");
+	UNIT_CHECK(w.up->conns == c && dotpool_idmap_used(c->ids) == 0,
+		"pool: the late answer frees the reserved ID");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** The server closes with queries in flight: re-sent once, answered. */
+static void
+test_peer_close_resend(void)
+{
+	struct world w;
+	struct treq t[2];
+	const struct dotpool_stats* s;
+	int i, start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->hold = 2;
+	w.peer->close_after = 2;
+	w.peer->close_conns = 1;
+	for(i = 0; i < 2; i++) {
+		treq_init(&t[i], i, 3000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 5000),
+		"pool: both completed");
+	for(i = 0; i < 2; i++)
+		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
+			"pool: request %d re-sent and answered (err %d)", i,
+			t[i].err);
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(w.peer->accepted == 2, "pool: a second connection was made");
+	UNIT_CHECK(s->resends == 2 && s->err_closed == 1 && s->queries == 4,
+		"pool: re-sends and the lost connection counted");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP,
+		"pool: a close in flight is not a health failure");
+	check_at_rest(&w);
+	world_free(&w);
+
+	/* lost twice: DOTPOOL_ECLOSED */
+	start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->close_after = 1;
+	treq_init(&t[0], 0, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+		"pool: request completed");
+	UNIT_CHECK(t[0].ndone == 1 && t[0].err == DOTPOOL_ECLOSED,
+		"pool: a request lost twice fails with DOTPOOL_ECLOSED");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->resends == 1,
+		"pool: re-sent only once");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** An answer to another question is dropped, the ID stays live and the
+ * timer decides; a zero-length frame closes the connection. */
+static void
+test_bad_answers(void)
+{
+	struct world w;
+	struct treq t;
+	const struct dotpool_stats* s;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->mangle = 1;
+	treq_init(&t, 1, 300);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
+		"pool: an answer to another question does not complete");
+	UNIT_CHECK(s->dropped == 1 && s->err_proto == 0,
+		"pool: wrong question dropped, connection kept");
+	UNIT_CHECK(w.up->conns && dotpool_idmap_used(w.up->conns->ids) == 1,
+		"pool: the ID stays reserved after the timeout");
+	world_free(&w);
+
+	start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->garbage = 1;
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ECLOSED,
+		"pool: zero-length frames: re-sent once, then DOTPOOL_ECLOSED");
+	UNIT_CHECK(s->err_proto == 2 && s->resends == 1 &&
+		w.peer->accepted == 2, "pool: each bad frame closed its "
+		"connection");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_BACKOFF,
+		"pool: protocol errors count against health");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** max_inflight reached: the rest waits; the queue has a limit. */
+static void
+test_queue(void)
+{
+	struct world w;
+	struct treq t[5];
+	int i, start = completed;
+	world_init(&w);
+	w.cfg.max_inflight = 2;
+	w.cfg.max_connections = 1;
+	w.cfg.max_queue = 4;
+	world_pool(&w, "dot.test");
+	w.peer->hold = 2;
+	for(i = 0; i < 4; i++) {
+		treq_init(&t[i], i, 3000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	treq_init(&t[4], 4, 3000);
+	UNIT_CHECK(dotpool_pool_send(w.up, &t[4].r) == DOTPOOL_EFULL,
+		"pool: send beyond max_queue is DOTPOOL_EFULL");
+	UNIT_CHECK(run_until(&w, &completed, start + 4, 5000),
+		"pool: four completed");
+	for(i = 0; i < 4; i++)
+		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
+			"pool: queued request %d answered", i);
+	UNIT_CHECK(t[4].ndone == 0, "pool: refused request never completes");
+	UNIT_CHECK(w.peer->max_held == 2 && w.peer->accepted == 1,
+		"pool: never more than max_inflight on the connection");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** The server closes an idle connection: not a failure; next query makes
+ * a new connection which resumes the TLS session. */
+static void
+test_idle_close_by_peer(void)
+{
+	struct world w;
+	struct treq t[2];
+	const struct dotpool_stats* s;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->close_after_answer = 1;
+	treq_init(&t[0], 0, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+		"pool: first answered");
+	s = dotpool_upstream_stats(w.up);
+	/* let the close arrive */
+	run_until(&w, NULL, 0, 100);
+	UNIT_CHECK(s->idle_closed_by_peer == 1 && s->err_closed == 0,
+		"pool: idle close by the server counted as such");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP &&
+		w.up->fails == 0, "pool: an idle close is not a failure");
+	UNIT_CHECK(s->conns_open == 0, "pool: closed connection gone");
+	treq_init(&t[1], 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 5000),
+		"pool: second answered");
+	UNIT_CHECK(t[1].err == 0 && t[1].id_ok, "pool: answered on a new "
+		"connection");
+	UNIT_CHECK(s->conns_opened == 2 && s->hs_full == 1 &&
+		s->hs_resumed == 1, "tls: the second connection resumed");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** done() of one request cancels the next one on the same connection and
+ * sends a new one; the cancelled one never completes. */
+static void
+test_cancel_in_done(void)
+{
+	struct world w;
+	struct treq t[4];
+	const struct dotpool_stats* s;
+	int i, start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->hold = 3;
+	w.peer->hold_once = 1;
+	for(i = 0; i < 4; i++)
+		treq_init(&t[i], i, 3000);
+	t[0].cancel_in_done = &t[1];
+	t[0].send_in_done = &t[3];
+	for(i = 0; i < 3; i++)
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 5000),
+		"pool: three completed");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(t[0].ndone == 1 && t[0].err == 0, "pool: first answered");
+	UNIT_CHECK(t[1].ndone == 0 && t[1].r.state == DOTPOOL_REQ_IDLE,
+		"pool: request cancelled inside done() never completes");
+	UNIT_CHECK(t[2].ndone == 1 && t[2].err == 0 && t[2].id_ok,
+		"pool: the one after it still answered");
+	UNIT_CHECK(t[0].send_in_done_ret == 0 && t[3].ndone == 1 &&
+		t[3].err == 0 && t[3].id_ok, "pool: sent from done() answered");
+	s = dotpool_upstream_stats(w.up);
+	UNIT_CHECK(s->dropped == 1, "pool: the cancelled one's answer dropped");
+	UNIT_CHECK(w.peer->accepted == 1, "pool: all on one connection");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** Freeing the pool with requests queued and in flight: no callback, no
+ * fd left; also after the event base is gone (Unbound's reload order). */
+static void
+test_free_pending(void)
+{
+	struct world w;
+	struct treq t[3];
+	int i, start = completed;
+	world_init(&w);
+	w.cfg.max_inflight = 1;
+	w.cfg.max_connections = 1;
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	for(i = 0; i < 3; i++) {
+		treq_init(&t[i], i, 3000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	run_until(&w, &w.peer->queries, 1, 3000);
+	UNIT_CHECK(w.peer->queries == 1 && w.up->qlen == 2,
+		"pool: one in flight, two queued");
+	world_free(&w);
+	UNIT_CHECK(completed == start, "pool: free completes no request");
+
+	/* the base first, then the pool, as on reload */
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	for(i = 0; i < 3; i++) {
+		treq_init(&t[i], i, 3000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	run_until(&w, &w.peer->queries, 3, 3000);
+	peer_free(w.peer);
+	event_base_free(w.base);
+	dotpool_pool_free(w.pool, 0);
+	dotpool_tls_free(w.tls);
+	UNIT_CHECK(completed == start, "pool: free completes no request");
+	UNIT_CHECKF(count_fds() == w.fds, "pool: no fd left after free with "
+		"the base gone (%d before, %d after)", w.fds, count_fds());
+}
+
+/** Connection refused: the request fails with DOTPOOL_EIO, health counts. */
+static void
+test_connect_refused(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	/* nobody listens any more on the server's port */
+	event_del(&w.peer->ev);
+	close(w.peer->lfd);
+	w.peer->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	world_pool(&w, "dot.test");
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_EIO,
+		"pool: refused connection fails with DOTPOOL_EIO");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->err_connect == 1,
+		"pool: connect failure counted");
+	UNIT_CHECK(!dotpool_upstream_usable(w.up),
+		"pool: upstream backs off right after a failure");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** The TLS context refuses to authenticate nothing. */
+static void
+test_tls_create(void)
+{
+	struct dotpool_config cfg;
+	struct dotpool_upstream_cfg u;
+	struct dotpool_tls_trust trust = { NULL, 0, 1 };
+	struct dotpool_tls* t;
+	char err[256] = "";
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&u, 0, sizeof(u));
+	u.profile = -1;
+	t = dotpool_tls_create(&trust, &cfg, err, sizeof(err));
+	UNIT_CHECK(t == NULL && strstr(err, "tls-cert-bundle") != NULL,
+		"tls: no CA, no pins, strict: refused with a clear message");
+	u.num_pins = 1;
+	cfg.upstreams = &u;
+	t = dotpool_tls_create(&trust, &cfg, err, sizeof(err));
+	UNIT_CHECK(t != NULL && !dotpool_tls_has_ca(t),
+		"tls: pins alone are enough to create a context");
+	dotpool_tls_free(t);
+	cfg.tls_min_version = (char*)"1.1";
+	t = dotpool_tls_create(&trust, &cfg, err, sizeof(err));
+	UNIT_CHECK(t == NULL, "tls: TLS below 1.2 refused");
+	dotpool_tls_free(NULL);
+}
+
+/** Make the CA and server certificate with the openssl tool. */
+static int
+make_certs(void)
+{
+	char cmd[2048], path[300];
+	FILE* f;
+	X509* x;
+	unsigned char* der = NULL;
+	unsigned int mdlen;
+	int len;
+	snprintf(certdir, sizeof(certdir), "/tmp/dotpool-test-XXXXXX");
+	if(!mkdtemp(certdir))
+		return 0;
+	snprintf(cmd, sizeof(cmd), "(cd %s && "
+		"printf 'subjectAltName=DNS:dot.test,IP:127.0.0.1\\n"
+		"basicConstraints=CA:FALSE\\n' > ext.cnf && "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		"-nodes -keyout ca.key -out ca.pem -days 2 "
+		"-subj /CN=dotpool-test-ca && "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		"-nodes -keyout srv.key -out srv.csr -subj /CN=dot.test && "
+		"openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
+		"-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf"
+		") >/dev/null 2>&1",
+		certdir);
+	if(system(cmd) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/srv.pem", certdir);
+	if(!(f = fopen(path, "r")))
+		return 0;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if(!x)
+		return 0;
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	EVP_Digest(der, (size_t)len, srv_pin, &mdlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	X509_free(x);
+	return 1;
+}
+
+/** Remove the certificate directory. */
+static void
+remove_certs(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
+	if(system(cmd) != 0)
+		fprintf(stderr, "test_pool: cannot remove %s\n", certdir);
+}
+
+int
+main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "tls_create", test_tls_create },
+		{ "pipelined_out_of_order", test_pipelined_out_of_order },
+		{ "onebyte_records", test_onebyte_records },
+		{ "wrong_name", test_wrong_name },
+		{ "pins", test_pins },
+		{ "timeout_late_answer", test_timeout_late_answer },
+		{ "peer_close_resend", test_peer_close_resend },
+		{ "bad_answers", test_bad_answers },
+		{ "queue", test_queue },
+		{ "idle_close_by_peer", test_idle_close_by_peer },
+		{ "cancel_in_done", test_cancel_in_done },
+		{ "free_pending", test_free_pending },
+		{ "connect_refused", test_connect_refused },
+		{ NULL, NULL }
+	};
+	int r;
+	/* as Unbound does (daemon.c): a write to a closed socket is an
+	 * error return, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+	if(!make_certs()) {
+		fprintf(stderr, "test_pool: cannot make test certificates "
+			"(openssl tool needed)\n");
+		return 99;
+	}
+	r = unit_run("pool", tests);
+	remove_certs();
+	return r;
+}
