@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Unbound with dotpool survives its own life cycle under load, under
+# valgrind: two worker threads, a stream of queries (new names, cached
+# names, a CNAME chain) while `unbound-control reload` runs five times and
+# `flush_requestlist` drops what is in flight; then a clean stop. The
+# daemon stays up throughout, still answers at the end, exits 0 with no
+# valgrind error (nor definite leak), none in dotpool.so, and logs no
+# assertion or fatal error.
+. "$(dirname "$0")/lib.sh"
+dp_require dig openssl python3 valgrind "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+here=$(cd "$(dirname "$0")" && pwd)
+
+dp_upstream_start up
+dp_unbound_start dp -V -t 2 <<EOF2
+$(dp_forward_tls "$DP_ZONE" up)
+EOF2
+port=$(dp_get dp port)
+dp_query "$port" www.dotpool.test A
+assert_eq NOERROR "$DP_RCODE" "www/A before the load starts"
+
+# query_loop: bursts of 8 new names plus two cached ones until told to stop;
+# one line per burst with the number answered.
+query_loop() {
+	while [ ! -e "$DP_TMP/stop" ]; do
+		python3 "$here/burst.py" "$port" 8 wild.dotpool.test 1.5 |
+			awk '$2 == 0 { n++ } END { print n + 0 }'
+		dig @127.0.0.1 -p "$port" +tries=1 +time=1 www.dotpool.test A \
+			>/dev/null 2>&1
+		dig @127.0.0.1 -p "$port" +tries=1 +time=1 c1.dotpool.test AAAA \
+			>/dev/null 2>&1
+	done
+}
+dp_spawn load query_loop
+sleep 1
+for i in 1 2 3 4 5; do
+	dp_unbound_reload dp
+	sleep 0.5
+	assert_alive dp "Unbound $i reload(s) into the query load"
+done
+dp_control dp flush_requestlist >/dev/null ||
+	dp_fail "unbound-control flush_requestlist failed (expected ok)"
+sleep 0.5
+assert_alive dp "Unbound after flush_requestlist"
+touch "$DP_TMP/stop"
+dp_spawn_wait load
+assert_eq 0 "$(dp_get load status)" "exit status of the query loop"
+answered=$(awk '{ s += $1 } END { print s + 0 }' "$DP_TMP/load/stdout")
+assert_ge "$answered" 1 "queries of the load answered during the reloads"
+
+# Still serving, through dotpool, after all that.
+dp_query "$port" "after-$RANDOM.wild.dotpool.test" A
+assert_eq NOERROR "$DP_RCODE" "a new name after the reloads"
+assert_eq 192.0.2.7 "$(printf '%s\n' "$DP_ANSWER" | awk '{ print $3 }')" \
+	"answer for a new name after the reloads"
+loads=$(grep -c 'dotpool: loaded' "$(dp_get dp log)")
+assert_ge "$loads" 6 "'dotpool: loaded' lines (start + 5 reloads)"
+assert_dotpool_carried dp up
+
+dp_unbound_stop dp
+errs=$(dp_valgrind_errors dp dotpool.so)
+assert_eq "" "$errs" "valgrind errors attributed to dotpool.so"
+assert_no_grep "$(dp_get dp log)" '[Aa]ssertion|[Ff]atal' \
+	"assertion or fatal error in the log"
+assert_grep "$(dp_get dp dir)/valgrind.log" 'ERROR SUMMARY: 0 errors' \
+	"valgrind's error summary"
+dp_log "$answered load queries answered; valgrind clean"
+dp_pass
