@@ -2,7 +2,9 @@
  * \file
  * dotpool's own settings file: what unbound.conf has no option for. Same
  * style as unbound.conf: `section:` lines, then `key: value` lines, `#`
- * comments, values optionally in double quotes. Sections:
+ * comments (at the start of a line or after white space, never inside
+ * double quotes, so IP@port#name needs no quotes), values optionally in
+ * double quotes. Sections:
  *
  *   dotpool:            global settings (may appear once)
  *   zone:               per forward zone; `name:` first
@@ -94,7 +96,7 @@ struct dotpool_zone_cfg {
 	int line;
 };
 
-/** All settings. Defaults are documented in unbound.conf.sample. */
+/** All settings. Defaults are documented in dotpool.conf.sample. */
 struct dotpool_config {
 	/** the file read, or NULL when defaults only */
 	char* path;
@@ -178,7 +180,8 @@ void dotpool_config_free(struct dotpool_config* cfg);
  *	(defaults stay).
  * @param err: returns a message "file:line: key: reason" on failure.
  * @param errlen: size of err.
- * @return 0 or DOTPOOL_ECONFIG (message in err) or DOTPOOL_ENOMEM.
+ * @return 0 or DOTPOOL_ECONFIG (message in err) or DOTPOOL_ENOMEM. On
+ *	failure cfg may hold part of the file: free it, do not use it.
  */
 int dotpool_config_read(struct dotpool_config* cfg, const char* path,
 	int missing_ok, char* err, size_t errlen);
