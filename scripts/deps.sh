@@ -14,7 +14,8 @@ run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 # packaging (issue 6): .debs, lintian, the install test's chroot, lint
 pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
 	shellcheck yamllint python3-yaml knot-dnsutils openssl iproute2"
-bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2"
+bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2 python3
+	openssl util-linux"
 
 want=
 for what in "${@:-build test}"; do
