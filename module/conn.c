@@ -156,8 +156,10 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 	struct dotpool_upstream* up = c->up;
 	struct dotpool_conn** pp;
 	int was_ready = c->was_ready;
+	int idle;
 	if(c->state == DOTPOOL_CONN_CLOSED)
 		return;
+	idle = dotpool_idmap_live(c->ids) == 0;
 	if(dotpool_conn_set_state(c, DOTPOOL_CONN_CLOSED) != 0)
 		return;
 	if(c->ev_assigned) {
@@ -201,6 +203,9 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		dotpool_up_failure(up);
 	if(!was_ready && err != 0)
 		dotpool_up_connect_failed(up, err);
+	if(up->pool->cfg->prewarm && was_ready && idle &&
+		(err == 0 || err == DOTPOOL_ECLOSED))
+		up->rewarm = 1;
 	dotpool_up_gauges(up);
 	dotpool_pool_defer(up->pool);
 }

@@ -452,9 +452,18 @@ pool_defer_cb(evutil_socket_t fd, short what, void* arg)
 	(void)fd; (void)what;
 	dotpool_pool_wake(p);
 	pool_reap(p, 1);
-	for(up = p->ups; up; up = up->next)
+	for(up = p->ups; up; up = up->next) {
 		if(up->qhead)
 			dotpool_up_dispatch(up);
+		if(up->rewarm) {
+			/* prewarm: the next query should not wait for a
+			 * handshake; only after clean idle closes, so a
+			 * failing upstream is not hammered */
+			up->rewarm = 0;
+			if(up->nconns == 0)
+				(void)dotpool_conn_open(up);
+		}
+	}
 	while((req = p->fhead) != NULL) {
 		int err = req->err;
 		req_unlink(req);
@@ -627,6 +636,8 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	up->stats.health = DOTPOOL_UP;
 	up->next = p->ups;
 	p->ups = up;
+	if(p->cfg->prewarm)
+		(void)dotpool_conn_open(up);
 	return up;
 }
 

@@ -123,6 +123,9 @@ struct dotpool_upstream {
 	uint64_t backoff_until;
 	/** smoothed answer latency in µs, 0 unknown */
 	uint64_t srtt;
+	/** prewarm: open a connection again from the event loop (an idle
+	 * connection was closed) */
+	int rewarm;
 };
 
 /** The per-worker pool. */

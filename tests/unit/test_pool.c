@@ -104,6 +104,8 @@ struct peer {
 	int mangle;
 	/** answer with a zero-length frame */
 	int garbage;
+	/** client certificates verified by the test CA */
+	int client_certs;
 	/* counters */
 	/** connections accepted */
 	int accepted;
@@ -229,8 +231,11 @@ pconn_cb(evutil_socket_t fd, short what, void* arg)
 	if(!pc->hs) {
 		r = SSL_accept(pc->ssl);
 		if(r == 1) {
+			X509* cc = SSL_get0_peer_certificate(pc->ssl);
 			pc->hs = 1;
 			pc->peer->hs_ok++;
+			if(cc && SSL_get_verify_result(pc->ssl) == X509_V_OK)
+				pc->peer->client_certs++;
 		} else {
 			int e = SSL_get_error(pc->ssl, r);
 			if(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
@@ -289,13 +294,16 @@ peer_accept_cb(evutil_socket_t fd, short what, void* arg)
 	pe->conns = pc;
 }
 
-/** Start a fake server on 127.0.0.1, a free port. */
+/** Start a fake server on 127.0.0.1 (or ::1), a free port.
+ * @return NULL when that family cannot be used here. */
 static struct peer*
-peer_new(struct event_base* base)
+peer_new_af(struct event_base* base, int af, int need_client_cert)
 {
 	struct peer* pe = calloc(1, sizeof(*pe));
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
+	struct sockaddr_storage ss;
+	struct sockaddr_in* sin = (struct sockaddr_in*)&ss;
+	struct sockaddr_in6* sin6 = (struct sockaddr_in6*)&ss;
+	socklen_t slen;
 	char path[300], kpath[300];
 	int one = 1;
 	pe->base = base;
@@ -307,22 +315,49 @@ peer_new(struct event_base* base)
 		fprintf(stderr, "test_pool: cannot load server cert\n");
 		exit(99);
 	}
-	pe->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		0);
-	setsockopt(pe->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if(bind(pe->lfd, (struct sockaddr*)&sin, sizeof(sin)) != 0 ||
-		listen(pe->lfd, 16) != 0 ||
-		getsockname(pe->lfd, (struct sockaddr*)&sin, &slen) != 0) {
-		fprintf(stderr, "test_pool: cannot listen\n");
-		exit(99);
+	if(need_client_cert) {
+		snprintf(path, sizeof(path), "%s/ca.pem", certdir);
+		SSL_CTX_load_verify_locations(pe->ctx, path, NULL);
+		SSL_CTX_set_verify(pe->ctx, SSL_VERIFY_PEER |
+			SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	}
-	pe->port = ntohs(sin.sin_port);
+	pe->lfd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	setsockopt(pe->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&ss, 0, sizeof(ss));
+	if(af == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		slen = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		slen = sizeof(*sin6);
+	}
+	if(pe->lfd == -1 || bind(pe->lfd, (struct sockaddr*)&ss, slen) != 0 ||
+		listen(pe->lfd, 16) != 0 ||
+		getsockname(pe->lfd, (struct sockaddr*)&ss, &slen) != 0) {
+		if(pe->lfd != -1)
+			close(pe->lfd);
+		SSL_CTX_free(pe->ctx);
+		free(pe);
+		return NULL;
+	}
+	pe->port = ntohs(af == AF_INET ? sin->sin_port : sin6->sin6_port);
 	event_assign(&pe->ev, base, pe->lfd, EV_READ | EV_PERSIST,
 		peer_accept_cb, pe);
 	event_add(&pe->ev, NULL);
+	return pe;
+}
+
+/** Start a fake server on 127.0.0.1. */
+static struct peer*
+peer_new(struct event_base* base)
+{
+	struct peer* pe = peer_new_af(base, AF_INET, 0);
+	if(!pe) {
+		fprintf(stderr, "test_pool: cannot listen on 127.0.0.1\n");
+		exit(99);
+	}
 	return pe;
 }
 
@@ -465,6 +500,8 @@ struct world {
 	int fds;
 	/** wake() calls */
 	int wakes;
+	/** address family of the server */
+	int af;
 };
 
 /** wake hook: counts. */
@@ -493,7 +530,30 @@ world_init(struct world* w)
 	w->cfg.profile = DOTPOOL_PROFILE_STRICT;
 	w->ucfg.profile = -1;
 	w->ucfg.addr = (char*)"127.0.0.1";
+	w->af = AF_INET;
 	w->peer = peer_new(w->base);
+}
+
+/** Make the upstream (address, port of the server, name) in the pool. */
+static struct dotpool_upstream*
+world_upstream(struct world* w, int af, const char* name)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in* sin = (struct sockaddr_in*)&ss;
+	struct sockaddr_in6* sin6 = (struct sockaddr_in6*)&ss;
+	memset(&ss, 0, sizeof(ss));
+	if(af == AF_INET6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sin6->sin6_port = htons((uint16_t)w->peer->port);
+		return dotpool_pool_upstream(w->pool, (struct sockaddr*)sin6,
+			sizeof(*sin6), name, &w->ucfg);
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin->sin_port = htons((uint16_t)w->peer->port);
+	return dotpool_pool_upstream(w->pool, (struct sockaddr*)sin,
+		sizeof(*sin), name, &w->ucfg);
 }
 
 /** Create TLS, pool and the upstream with auth name `name`. */
@@ -502,7 +562,6 @@ world_pool(struct world* w, const char* name)
 {
 	char err[256], bundle[300];
 	struct dotpool_tls_trust trust;
-	struct sockaddr_in sin;
 	snprintf(bundle, sizeof(bundle), "%s/ca.pem", certdir);
 	trust.cert_bundle = bundle;
 	trust.system_store = 0;
@@ -512,15 +571,9 @@ world_pool(struct world* w, const char* name)
 	UNIT_REQUIRE(w->tls != NULL, "tls: context created");
 	w->pool = dotpool_pool_create(w->base, &w->cfg, w->tls, world_wake, w);
 	UNIT_REQUIRE(w->pool != NULL, "pool: created");
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)w->peer->port);
-	w->up = dotpool_pool_upstream(w->pool, (struct sockaddr*)&sin,
-		sizeof(sin), name, &w->ucfg);
+	w->up = world_upstream(w, w->af, name);
 	UNIT_REQUIRE(w->up != NULL, "pool: upstream created");
-	UNIT_CHECK(dotpool_pool_upstream(w->pool, (struct sockaddr*)&sin,
-		sizeof(sin), name, &w->ucfg) == w->up,
+	UNIT_CHECK(world_upstream(w, w->af, name) == w->up,
 		"pool: the same (address, port, name) is the same upstream");
 }
 
@@ -1044,6 +1097,174 @@ test_connect_refused(void)
 	world_free(&w);
 }
 
+/** A server that takes TCP but never speaks TLS: handshake timeout. */
+static void
+test_handshake_timeout(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	w.cfg.connect_timeout = 200;
+	/* the kernel completes TCP from the backlog; nobody answers TLS */
+	event_del(&w.peer->ev);
+	world_pool(&w, "dot.test");
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
+		"conn: a stalled handshake fails the waiting request");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->err_tls == 1 &&
+		dotpool_upstream_stats(w.up)->queries == 0,
+		"conn: handshake timeout counted as TLS error, nothing sent");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** Failures in a row: BACKOFF, then DOWN; an answer brings it UP. */
+static void
+test_health(void)
+{
+	struct world w;
+	struct treq t;
+	int i, start = completed;
+	world_init(&w);
+	w.cfg.fail_threshold = 2;
+	w.cfg.backoff_initial = 50;
+	w.cfg.backoff_max = 80;
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	for(i = 0; i < 2; i++) {
+		treq_init(&t, i, 100);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0,
+			"pool: send accepted");
+		UNIT_CHECK(run_until(&w, &completed, start + i + 1, 3000),
+			"pool: request completed");
+		UNIT_CHECK(t.err == DOTPOOL_ETIMEOUT, "pool: timed out");
+		UNIT_CHECK(dotpool_upstream_health(w.up) == (i == 0 ?
+			DOTPOOL_BACKOFF : DOTPOOL_DOWN),
+			"pool: one failure backs off, fail_threshold marks down");
+		UNIT_CHECK(!dotpool_upstream_usable(w.up),
+			"pool: not usable during the backoff");
+	}
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->health == DOTPOOL_DOWN,
+		"pool: health gauge follows");
+	run_until(&w, NULL, 0, 100);
+	UNIT_CHECK(dotpool_upstream_usable(w.up),
+		"pool: usable again when the capped backoff expired");
+	w.peer->hold = 0;
+	peer_answer_all(w.peer);
+	treq_init(&t, 9, 2000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 3000),
+		"pool: request completed");
+	UNIT_CHECK(t.err == 0 && dotpool_upstream_health(w.up) == DOTPOOL_UP,
+		"pool: an answer brings the upstream up");
+	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_BAD_ANSWER);
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_BACKOFF,
+		"pool: a bad answer reported by the glue counts as failure");
+	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_OK);
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP,
+		"pool: a good answer reported by the glue brings it up");
+	world_free(&w);
+}
+
+/** A session is only resumed by the upstream (address, port, name) that
+ * got it. */
+static void
+test_session_per_name(void)
+{
+	struct world w;
+	struct treq t[2];
+	struct dotpool_upstream* b;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	b = world_upstream(&w, AF_INET, "127.0.0.1");
+	UNIT_REQUIRE(b != NULL && b != w.up,
+		"pool: another name on the same address is another upstream");
+	treq_init(&t[0], 0, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: answered");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.up->auth.session != NULL,
+		"tls: the first upstream kept its session");
+	treq_init(&t[1], 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(b, &t[1].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 3000),
+		"pool: answered");
+	UNIT_CHECK(t[1].err == 0, "tls: an IP auth name verifies against the "
+		"IP SAN");
+	UNIT_CHECK(dotpool_upstream_stats(b)->hs_full == 1 &&
+		dotpool_upstream_stats(b)->hs_resumed == 0,
+		"tls: another name never resumes the first one's session");
+	world_free(&w);
+}
+
+/** Client certificate (mTLS) from the upstream section, over IPv6 when
+ * the host has it. */
+static void
+test_client_cert_v6(void)
+{
+	struct world w;
+	struct treq t;
+	struct peer* p6;
+	char cert[300], key[300];
+	int start = completed;
+	world_init(&w);
+	peer_free(w.peer);
+	p6 = peer_new_af(w.base, AF_INET6, 1);
+	if(p6) {
+		w.af = AF_INET6;
+		w.peer = p6;
+	} else {
+		w.peer = peer_new_af(w.base, AF_INET, 1);
+	}
+	snprintf(cert, sizeof(cert), "%s/cli.pem", certdir);
+	snprintf(key, sizeof(key), "%s/cli.key", certdir);
+	w.ucfg.client_cert = cert;
+	w.ucfg.client_key = key;
+	world_pool(&w, "dot.test");
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	UNIT_CHECK(t.err == 0 && t.id_ok && w.peer->client_certs == 1,
+		"tls: the client certificate is presented and accepted");
+	UNIT_CHECK(p6 == NULL || strncmp(dotpool_upstream_name(w.up), "::1@",
+		4) == 0, "pool: IPv6 upstream named ::1@port#name");
+	world_free(&w);
+}
+
+/** prewarm: a connection is ready before the first query and comes back
+ * after the server closed it while idle. */
+static void
+test_prewarm(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	w.cfg.prewarm = 1;
+	world_pool(&w, "dot.test");
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 1, 3000),
+		"pool: prewarm connects without a query");
+	w.peer->close_after_answer = 1;
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+		"pool: request completed");
+	UNIT_CHECK(t.err == 0 && w.peer->accepted == 1,
+		"pool: the query used the warm connection");
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 2, 3000),
+		"pool: after an idle close a new connection is warmed");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->idle_closed_by_peer == 1,
+		"pool: idle close counted");
+	world_free(&w);
+}
+
 /** The TLS context refuses to authenticate nothing. */
 static void
 test_tls_create(void)
@@ -1093,7 +1314,11 @@ make_certs(void)
 		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
 		"-nodes -keyout srv.key -out srv.csr -subj /CN=dot.test && "
 		"openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
-		"-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf"
+		"-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf && "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		"-nodes -keyout cli.key -out cli.csr -subj /CN=client && "
+		"openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key "
+		"-CAcreateserial -out cli.pem -days 2"
 		") >/dev/null 2>&1",
 		certdir);
 	if(system(cmd) != 0)
@@ -1139,6 +1364,11 @@ main(void)
 		{ "cancel_in_done", test_cancel_in_done },
 		{ "free_pending", test_free_pending },
 		{ "connect_refused", test_connect_refused },
+		{ "handshake_timeout", test_handshake_timeout },
+		{ "health", test_health },
+		{ "session_per_name", test_session_per_name },
+		{ "client_cert_v6", test_client_cert_v6 },
+		{ "prewarm", test_prewarm },
 		{ NULL, NULL }
 	};
 	int r;
