@@ -65,9 +65,15 @@ SYSTEMS = {
 	"dotpool-t2": ("dotpool", 2),
 	"unbound-dot-t2": ("unbound-dot", 2),
 	"unbound-udp-t2": ("unbound-udp", 2),
+	# only in the emulated-path scenarios by default (--path-extra)
+	"dotpool-prewarm": ("dotpool", 1),
 }
+# dotpool.conf lines per system (on top of --dotpool-conf)
+DOTPOOL_EXTRA = {"dotpool-prewarm": "prewarm: yes"}
+LOOPBACK_DEFAULT = [s for s in SYSTEMS if s != "dotpool-prewarm"]
 # systems that talk to the upstream over DoT (quiet and failover scenarios)
-DOT_SYSTEMS = ["dotpool", "unbound-dot", "kresd", "dnsdist", "stubby"]
+DOT_SYSTEMS = ["dotpool", "dotpool-prewarm", "unbound-dot", "kresd",
+	"dnsdist", "stubby"]
 FLOOR_SYSTEMS = ["dotpool", "unbound-dot"]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -463,8 +469,11 @@ remote-control:
 				conf += "dynlib:\n\tdynlib-file: \"%s\"\n" % DOTPOOL_SO
 				dpc = os.path.join(d, "dotpool.conf")
 				with open(dpc, "w") as f:
-					f.write("# dotpool settings for the benchmark\n")
-					f.write(self.o.dotpool_conf.replace("\\n", "\n") + "\n")
+					f.write("# dotpool settings for the benchmark\ndotpool:\n")
+					for line in self.o.dotpool_conf.split("\\n") + \
+							[DOTPOOL_EXTRA.get(name, "")]:
+						if line.strip():
+							f.write("\t%s\n" % line.strip())
 				env["DOTPOOL_CONF"] = dpc
 			conf += "forward-zone:\n\tname: \".\"\n" + \
 				"\tforward-tls-upstream: %s\n" % tls + fwd
@@ -985,7 +994,11 @@ def main():
 	r.add_argument("--outstanding", type=int,
 		default=int(env("BENCH_OUTSTANDING", 200)))
 	r.add_argument("--names", type=int, default=int(env("BENCH_NAMES", 800000)))
-	r.add_argument("--systems", default=env("BENCH_SYSTEMS", ",".join(SYSTEMS)))
+	r.add_argument("--systems", default=env("BENCH_SYSTEMS",
+		",".join(LOOPBACK_DEFAULT)))
+	r.add_argument("--path-extra", default=env("BENCH_PATH_EXTRA",
+		"dotpool-prewarm"), help="systems added to the emulated-path "
+		"scenarios only")
 	r.add_argument("--scenarios", default=env("BENCH_SCENARIOS",
 		"max,rate,floor,quiet,failover"))
 	r.add_argument("--res-cpus", default=env("BENCH_RES_CPUS", "1"))
@@ -1000,7 +1013,8 @@ def main():
 		default=int(env("BENCH_FAIL_DURATION", 5)))
 	r.add_argument("--ready-timeout", type=float, default=8)
 	r.add_argument("--dotpool-conf", default=env("BENCH_DOTPOOL_CONF", ""),
-		help="lines for dotpool's settings file (\\n separated)")
+		help="key: value lines for the dotpool: section of dotpool's "
+		"settings file, separated by \\n")
 	r.add_argument("--out", default=env("BENCH_OUT", ""))
 	r.add_argument("--command", default=env("BENCH_COMMAND",
 		" ".join(sys.argv)))
@@ -1049,7 +1063,8 @@ def main():
 			b.make_path()
 			up = b.start_upstream("ns", ADDR_UP, 53, UP_TLS_PORT, 8080,
 				a.up_idle, ns=NS_UP)
-			ds = [s for s in a.systems_list if s in DOT_SYSTEMS]
+			ds = [s for s in dict.fromkeys(a.systems_list +
+				a.path_extra.split(",")) if s in DOT_SYSTEMS]
 			for rnd in range(1, a.rounds + 1):
 				k = (rnd - 1) % max(1, len(ds))
 				order = ds[k:] + ds[:k]
