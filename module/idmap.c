@@ -225,6 +225,14 @@ dotpool_idmap_capacity(const struct dotpool_idmap* m)
 	return m->capacity;
 }
 
+size_t
+dotpool_idmap_mem(const struct dotpool_idmap* m)
+{
+	if(!m)
+		return 0;
+	return sizeof(*m) + ((size_t)1 << m->bits) * sizeof(*m->slots);
+}
+
 void
 dotpool_idmap_drain(struct dotpool_idmap* m,
 	void (*fn)(void* owner, uint16_t id, void* arg), void* arg)

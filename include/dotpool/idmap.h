@@ -8,6 +8,7 @@
  */
 #ifndef DOTPOOL_IDMAP_H
 #define DOTPOOL_IDMAP_H
+#include <stddef.h>
 #include <stdint.h>
 
 /** State of an ID in the table. */
@@ -78,6 +79,9 @@ unsigned dotpool_idmap_used(const struct dotpool_idmap* m);
 
 /** Capacity given at create. */
 unsigned dotpool_idmap_capacity(const struct dotpool_idmap* m);
+
+/** Bytes the table uses (for get_mem); m may be NULL (0). */
+size_t dotpool_idmap_mem(const struct dotpool_idmap* m);
 
 /**
  * Remove every ID, calling fn for each live one (the owner may be freed or

@@ -35,6 +35,10 @@ test_create_bounds(void)
 	UNIT_CHECK(dotpool_idmap_capacity(m) == 128 &&
 		dotpool_idmap_used(m) == 0 && dotpool_idmap_live(m) == 0,
 		"idmap: a new table is empty with its capacity");
+	UNIT_CHECK(dotpool_idmap_mem(m) > 0 && dotpool_idmap_mem(m) <= 8192,
+		"idmap: a table for 128 IDs stays within 8 KiB");
+	UNIT_CHECK(dotpool_idmap_mem(NULL) == 0,
+		"idmap: mem of no table is 0");
 	dotpool_idmap_free(m);
 	dotpool_idmap_free(NULL);
 	UNIT_CHECK(strcmp(dotpool_id_state_str(DOTPOOL_ID_LIVE), "live") == 0 &&
