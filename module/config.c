@@ -562,7 +562,8 @@ set_up_addr(struct parser* p, const struct cfg_key* k, const char* v)
 	int ret;
 
 	if(p->up)
-		return perr(p, p->line, k->name, "given twice in one upstream:");
+		return perr(p, p->line, k->name,
+			"given twice in one upstream:");
 	for(tail = &p->cfg->upstreams; *tail; tail = &(*tail)->next) {
 		if(strcmp((*tail)->addr, v) == 0)
 			return perr(p, p->line, k->name, "duplicate upstream "
@@ -991,7 +992,8 @@ parse_text(struct dotpool_config* cfg, const char* name, char* text,
 		if(nl)
 			*nl = 0;
 		if(strlen(line) != (size_t)((nl ? nl : text + len) - line))
-			return perr(&p, p.line, "(line)", "contains a NUL byte");
+			return perr(&p, p.line, "(line)",
+				"contains a NUL byte");
 		if((ret = parse_line(&p, line)) != 0)
 			return ret;
 		if(!nl)

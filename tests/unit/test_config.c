@@ -704,6 +704,53 @@ test_sample_file(void)
 	free(text);
 }
 
+static void
+test_every_prefix(void)
+{
+	/* Cutting a valid file anywhere must give either valid settings or
+	 * a message that points at a line: never a crash, a leak or an
+	 * unlocated error. Run under valgrind by the test instructions. */
+	static const char text[] =
+		"dotpool:\n"
+		"  attempt-timeout: 500 # half a second\n"
+		"  query-timeout: 4000\n"
+		"  policy: \"round-robin\"\n"
+		"  tls-min-version: 1.3\n"
+		"  metrics-listen: ::1@9153\n"
+		"zone:\n"
+		"  name: example.com.\n"
+		"  hedge-delay: 30\n"
+		"upstream:\n"
+		"  addr: 192.0.2.7@853#dns.example.com\n"
+		"  pin-sha256: " PIN_A "\n"
+		"  weight: 250\n";
+	size_t k, len = strlen(text);
+	int ok = 0, bad = 0;
+
+	for(k = 0; k <= len; k++) {
+		char* cut = malloc(k + 1), err[256];
+		struct dotpool_config* cfg;
+		int ret;
+		UNIT_REQUIRE(cut != NULL, "config test: allocation");
+		memcpy(cut, text, k);
+		cut[k] = 0;
+		cfg = parse(cut, &ret, err);
+		if(ret == 0)
+			ok++;
+		else if(ret == DOTPOOL_ECONFIG &&
+			strncmp(err, "t.conf:", 7) == 0)
+			bad++;
+		else
+			UNIT_CHECKF(0, "config: a file cut at %zu fails with a "
+				"located message, got %d \"%s\"", k, ret, err);
+		dotpool_config_free(cfg);
+		free(cut);
+	}
+	UNIT_CHECK(ok > 0 && bad > 0 && ok + bad == (int)len + 1,
+		"config: every cut of a file either loads or says where it "
+		"fails");
+}
+
 int
 main(void)
 {
@@ -719,6 +766,7 @@ main(void)
 		{ "pairing and cross-key errors", test_pairing_errors },
 		{ "files", test_files },
 		{ "sample file", test_sample_file },
+		{ "every prefix of a file", test_every_prefix },
 		{ NULL, NULL }
 	};
 	int ret;

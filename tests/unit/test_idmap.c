@@ -109,7 +109,8 @@ test_full_with_cancelled(void)
 		UNIT_REQUIRE(dotpool_idmap_alloc(m, &owner, 0xfffe, &ids[i]) ==
 			0, "idmap: alloc within capacity");
 	UNIT_CHECK(ids[0] == 0xfffe && ids[1] == 0xffff && ids[2] == 0,
-		"idmap: probing from a taken start moves on and wraps at 65535");
+		"idmap: probing from a taken start moves on, wrapping at "
+		"65535");
 	UNIT_CHECK(dotpool_idmap_alloc(m, &owner, 5, &extra) == DOTPOOL_EFULL,
 		"idmap: alloc beyond capacity is EFULL");
 	UNIT_CHECK(dotpool_idmap_cancel(m, ids[1]) == 0,

@@ -67,7 +67,8 @@ test_latency(void)
 	for(i = 0; i < DOTPOOL_LAT_BUCKETS - 1; i++) {
 		uint64_t us = (uint64_t)(dotpool_lat_bounds_ms[i] * 1000.0);
 		UNIT_CHECKF(bucket_of(us) == i && bucket_of(us + 1) == i + 1,
-			"stats: bound %g ms is inclusive", dotpool_lat_bounds_ms[i]);
+			"stats: bound %g ms is inclusive",
+			dotpool_lat_bounds_ms[i]);
 	}
 	memset(&s, 0, sizeof(s));
 	dotpool_stats_latency(&s, 500);
