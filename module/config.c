@@ -880,7 +880,7 @@ parse_line(struct parser* p, char* line)
 	} sections[] = { { "dotpool", SEC_GLOBAL }, { "zone", SEC_ZONE },
 		{ "upstream", SEC_UPSTREAM } };
 	const struct cfg_key* k;
-	char* key, *val;
+	char* key = NULL, *val = NULL;
 	size_t i;
 	int ret;
 
