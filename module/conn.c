@@ -125,7 +125,7 @@ conn_update(struct dotpool_conn* c)
 			if(c->state == DOTPOOL_CONN_DRAINING)
 				conn_timer(c, 0);
 			else if(!evtimer_pending(&c->ev_timer, NULL))
-				conn_timer(c, c->up->pool->cfg->idle_timeout);
+				conn_timer(c, c->idle_ms);
 		} else {
 			(void)event_del(&c->ev_timer);
 		}
@@ -294,6 +294,97 @@ conn_flush(struct dotpool_conn* c)
 	conn_want_write(c, 0);
 }
 
+/** Skip a (possibly compressed) owner name at *pos. @return 0 if bad. */
+static int
+conn_skip_name(const uint8_t* m, size_t len, size_t* pos)
+{
+	while(*pos < len) {
+		uint8_t l = m[*pos];
+		if((l & 0xc0) == 0xc0) {
+			if(*pos + 2 > len)
+				return 0;
+			*pos += 2;
+			return 1;
+		}
+		if(l & 0xc0)
+			return 0;
+		*pos += 1 + (size_t)l;
+		if(l == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/**
+ * The edns-tcp-keepalive timeout (RFC 7828) in an answer.
+ * @return the timeout in units of 100 ms, or -1 when there is none (or
+ *	the message is malformed: Unbound's parser judges that later).
+ */
+static int
+conn_keepalive_opt(const uint8_t* m, size_t len)
+{
+	size_t pos = DOTPOOL_WIRE_HDR, o, end;
+	unsigned qd, rr, ar, i, rdlen, code, olen;
+	if(len < DOTPOOL_WIRE_HDR)
+		return -1;
+	qd = ((unsigned)m[4] << 8) | m[5];
+	rr = (((unsigned)m[6] << 8) | m[7]) + (((unsigned)m[8] << 8) | m[9]);
+	ar = ((unsigned)m[10] << 8) | m[11];
+	for(i = 0; i < qd; i++) {
+		if(!conn_skip_name(m, len, &pos))
+			return -1;
+		pos += 4;
+	}
+	for(i = 0; i < rr + ar; i++) {
+		if(!conn_skip_name(m, len, &pos) || pos + 10 > len)
+			return -1;
+		rdlen = ((unsigned)m[pos + 8] << 8) | m[pos + 9];
+		if(i >= rr && m[pos] == 0 && m[pos + 1] == 41) {
+			o = pos + 10;
+			end = o + rdlen;
+			if(end > len)
+				return -1;
+			while(o + 4 <= end) {
+				code = ((unsigned)m[o] << 8) | m[o + 1];
+				olen = ((unsigned)m[o + 2] << 8) | m[o + 3];
+				if(o + 4 + olen > end)
+					return -1;
+				if(code == 11)
+					return olen == 2 ? (int)(((unsigned)m[o + 4]
+						<< 8) | m[o + 5]) : -1;
+				o += 4 + olen;
+			}
+			return -1;
+		}
+		pos += 10 + rdlen;
+	}
+	return -1;
+}
+
+/** Follow the server's keepalive: a shorter idle time, or (0) no more
+ * queries on this connection. */
+static void
+conn_keepalive(struct dotpool_conn* c, const uint8_t* msg, size_t len)
+{
+	int k = conn_keepalive_opt(msg, len);
+	if(k < 0)
+		return;
+	if(k == 0) {
+		if(c->state == DOTPOOL_CONN_READY) {
+			dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: server asks "
+				"to close (keepalive 0)", c->up->label);
+			(void)dotpool_conn_set_state(c, DOTPOOL_CONN_DRAINING);
+		}
+		return;
+	}
+	if((unsigned)k * 100 < c->idle_ms) {
+		c->idle_ms = (unsigned)k * 100;
+		/* re-armed with the new value when next idle */
+		if(evtimer_pending(&c->ev_timer, NULL))
+			(void)event_del(&c->ev_timer);
+	}
+}
+
 /** An answer frame arrived: find its request, check, deliver. */
 static void
 conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
@@ -335,6 +426,8 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 	}
 	(void)dotpool_idmap_release(c->ids, id);
 	req->conn = NULL;
+	if(c->up->pool->cfg->keepalive)
+		conn_keepalive(c, msg, len);
 	dotpool_up_gauges(c->up);
 	dotpool_req_deliver(req, msg, len);
 }
@@ -515,6 +608,17 @@ conn_io(struct dotpool_conn* c)
 		conn_flush(c);
 	if(!conn_open_for_io(c))
 		return;
+	if(up->qhead && dotpool_wbuf_len(&c->wbuf) == 0) {
+		/* the buffer was full and has drained: refill it now, no
+		 * other event may come to do it */
+		dotpool_up_dispatch(up);
+		if(!conn_open_for_io(c))
+			return;
+		if(dotpool_wbuf_len(&c->wbuf) > 0)
+			conn_flush(c);
+		if(!conn_open_for_io(c))
+			return;
+	}
 	conn_update(c);
 }
 
@@ -614,6 +718,7 @@ dotpool_conn_open(struct dotpool_upstream* up)
 		return DOTPOOL_ENOMEM;
 	c->fd = -1;
 	c->up = up;
+	c->idle_ms = p->cfg->idle_timeout;
 	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
 		p->cfg->max_inflight : 1)))
 		goto fail;

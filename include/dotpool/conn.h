@@ -85,6 +85,9 @@ struct dotpool_conn {
 	int was_ready;
 	/** whether the server is authenticated (opportunistic may not be) */
 	int authenticated;
+	/** ms this connection may idle: idle_timeout, or less when the
+	 * server's edns-tcp-keepalive asks for it (RFC 7828) */
+	unsigned idle_ms;
 };
 
 /** One upstream (address, port, name) on one worker. */

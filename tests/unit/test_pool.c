@@ -106,6 +106,10 @@ struct peer {
 	int garbage;
 	/** client certificates verified by the test CA */
 	int client_certs;
+	/** add edns-tcp-keepalive with this timeout to answers (-1 off) */
+	int keepalive;
+	/** do not read from connections (their queries pile up) */
+	int paused;
 	/* counters */
 	/** connections accepted */
 	int accepted;
@@ -143,6 +147,7 @@ static void
 pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
 {
 	size_t off = 0;
+	int spins = 0;
 	while(off < len) {
 		size_t n = chunk ? chunk : len - off;
 		int r;
@@ -153,10 +158,14 @@ pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
 			off += (size_t)r;
 			continue;
 		}
-		if(SSL_get_error(pc->ssl, r) == SSL_ERROR_WANT_WRITE) {
+		/* bounded: client and server share this thread, a full
+		 * socket would otherwise hang the test instead of failing it */
+		if(SSL_get_error(pc->ssl, r) == SSL_ERROR_WANT_WRITE &&
+			++spins < 3000) {
 			usleep(1000);
 			continue;
 		}
+		ERR_clear_error();
 		return;
 	}
 }
@@ -180,6 +189,23 @@ pconn_answer_held(struct pconn* pc)
 		out[olen + 2 + 3] = 0x80;
 		if(pc->peer->mangle) /* low octet of the qtype */
 			out[olen + 2 + pc->heldlen[i] - 3] ^= 0x1c;
+		if(pc->peer->keepalive >= 0 && olen + 2 + pc->heldlen[i] + 17
+			<= sizeof(out)) {
+			/* an OPT RR with only the keepalive option */
+			static const uint8_t opt[11] = { 0, 0, 41, 0x04, 0xd0,
+				0, 0, 0, 0, 0, 6 };
+			uint8_t* a = out + olen + 2;
+			size_t l = pc->heldlen[i];
+			memcpy(a + l, opt, sizeof(opt));
+			a[l + 11] = 0; a[l + 12] = 11; a[l + 13] = 0; a[l + 14] = 2;
+			a[l + 15] = (uint8_t)(pc->peer->keepalive >> 8);
+			a[l + 16] = (uint8_t)pc->peer->keepalive;
+			a[11] = 1; /* arcount */
+			out[olen] = (uint8_t)((l + 17) >> 8);
+			out[olen + 1] = (uint8_t)(l + 17);
+			olen += 2 + l + 17;
+			continue;
+		}
 		if(pc->peer->garbage) {
 			out[olen] = out[olen + 1] = 0;
 			olen += 2;
@@ -289,9 +315,10 @@ peer_accept_cb(evutil_socket_t fd, short what, void* arg)
 	SSL_set_fd(pc->ssl, s);
 	SSL_set_accept_state(pc->ssl);
 	event_assign(&pc->ev, pe->base, s, EV_READ | EV_PERSIST, pconn_cb, pc);
-	event_add(&pc->ev, NULL);
 	pc->next = pe->conns;
 	pe->conns = pc;
+	if(!pe->paused)
+		event_add(&pc->ev, NULL);
 }
 
 /** Start a fake server on 127.0.0.1 (or ::1), a free port.
@@ -343,6 +370,7 @@ peer_new_af(struct event_base* base, int af, int need_client_cert)
 		return NULL;
 	}
 	pe->port = ntohs(af == AF_INET ? sin->sin_port : sin6->sin6_port);
+	pe->keepalive = -1;
 	event_assign(&pe->ev, base, pe->lfd, EV_READ | EV_PERSIST,
 		peer_accept_cb, pe);
 	event_add(&pe->ev, NULL);
@@ -379,6 +407,21 @@ peer_free(struct peer* pe)
 	free(pe);
 }
 
+/** Stop or resume reading on every server connection. */
+static void
+peer_pause(struct peer* pe, int paused)
+{
+	struct pconn* pc;
+	pe->paused = paused;
+	for(pc = pe->conns; pc; pc = pc->next) {
+		if(pc->fd == -1)
+			continue;
+		if(paused)
+			event_del(&pc->ev);
+		else	event_add(&pc->ev, NULL);
+	}
+}
+
 /** Answer everything held on every open server connection. */
 static void
 peer_answer_all(struct peer* pe)
@@ -396,7 +439,7 @@ struct treq {
 	/** the pool's request (first: done() casts back) */
 	struct dotpool_req r;
 	/** query wire */
-	uint8_t wire[64];
+	uint8_t wire[600];
 	/** times done() ran */
 	int ndone;
 	/** last error */
@@ -410,6 +453,21 @@ struct treq {
 	/** result of that send */
 	int send_in_done_ret;
 };
+
+/** Log messages seen, and whether one named a query. */
+static int log_count, log_leak;
+
+/** Log sink of the tests: query names (qN.example) must never appear. */
+static void
+test_log(int level, const char* msg)
+{
+	(void)level;
+	log_count++;
+	if(strstr(msg, "example") || strstr(msg, "\002q")) {
+		log_leak++;
+		fprintf(stderr, "test_pool: query name in log: %s\n", msg);
+	}
+}
 
 /** Requests completed (all tests). */
 static int completed;
@@ -462,6 +520,23 @@ treq_init(struct treq* t, int n, unsigned timeout_ms)
 	t->r.timeout_ms = timeout_ms;
 	t->r.done = treq_done;
 	t->r.arg = t;
+}
+
+/** Make the query longer: an OPT RR with n bytes of padding. */
+static void
+treq_pad(struct treq* t, size_t n)
+{
+	uint8_t* p = t->wire + t->r.len;
+	static const uint8_t opt[11] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0 };
+	memcpy(p, opt, sizeof(opt));
+	p[9] = (uint8_t)((n + 4) >> 8);
+	p[10] = (uint8_t)(n + 4);
+	p[11] = 0; p[12] = 12; /* padding */
+	p[13] = (uint8_t)(n >> 8);
+	p[14] = (uint8_t)n;
+	memset(p + 15, 0, n);
+	t->wire[11] = 1; /* arcount */
+	t->r.len += 15 + n;
 }
 
 /** Count open file descriptors. */
@@ -1265,6 +1340,135 @@ test_prewarm(void)
 	world_free(&w);
 }
 
+/** Queries time out on a connection until half its IDs are stale: it
+ * drains (no new queries) and closes when nothing live is left. */
+static void
+test_drain_stale(void)
+{
+	struct world w;
+	struct treq t[3];
+	struct dotpool_conn* c;
+	int i, start = completed;
+	world_init(&w);
+	w.cfg.max_inflight = 4;
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	for(i = 0; i < 2; i++) {
+		treq_init(&t[i], i, 100);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 3000),
+		"pool: both timed out");
+	run_until(&w, NULL, 0, 50);
+	c = w.up->conns;
+	UNIT_CHECK(c == NULL, "conn: a drained connection with nothing "
+		"live is closed");
+	w.peer->hold = 0;
+	treq_init(&t[2], 2, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[2].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 3000),
+		"pool: answered");
+	UNIT_CHECK(t[2].err == 0 && w.peer->accepted == 2,
+		"conn: the next query went to a fresh connection");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** A server that does not read: writes block (WANT_WRITE), the write
+ * buffer fills and requests wait; when it reads again all are answered. */
+static void
+test_partial_writes(void)
+{
+	struct world w;
+	struct treq* t;
+	struct dotpool_conn* c;
+	int small = 4096, i, n = 1500, ok = 0, start = completed;
+	world_init(&w);
+	w.cfg.max_inflight = 2000;
+	w.cfg.max_connections = 1;
+	w.cfg.max_queue = 2000;
+	setsockopt(w.peer->lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	world_pool(&w, "dot.test");
+	t = calloc((size_t)n, sizeof(*t));
+	/* one answered query: the connection is up */
+	treq_init(&t[0], 0, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000), "pool: first");
+	c = w.up->conns;
+	UNIT_REQUIRE(c != NULL, "pool: connection open");
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	peer_pause(w.peer, 1);
+	for(i = 1; i < n; i++) {
+		treq_init(&t[i], i, 10000);
+		treq_pad(&t[i], 400);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	run_until(&w, NULL, 0, 200);
+	UNIT_CHECK(c->writing && dotpool_wbuf_len(&c->wbuf) > 0,
+		"conn: the write blocked and waits for the socket");
+	UNIT_CHECK(w.up->qlen > 0, "pool: requests wait while the write "
+		"buffer is full");
+	peer_pause(w.peer, 0);
+	run_until(&w, &completed, start + n, 10000);
+	for(i = 0; i < n; i++)
+		ok += (t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok);
+	UNIT_CHECKF(ok == n, "conn: all %d answered after blocked writes "
+		"(%d ok)", n, ok);
+	UNIT_CHECK(w.peer->accepted == 1 && dotpool_upstream_stats(
+		w.up)->err_tls == 0, "conn: one connection, no TLS error "
+		"(SSL_write retried with the same bytes)");
+	check_at_rest(&w);
+	world_free(&w);
+	free(t);
+}
+
+/** edns-tcp-keepalive from the server: 0 closes after the answer, a
+ * short timeout shortens our idle time. */
+static void
+test_keepalive(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	w.cfg.keepalive = 1;
+	world_pool(&w, "dot.test");
+	w.peer->keepalive = 0;
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000), "pool: done");
+	UNIT_CHECK(t.err == 0, "pool: answered with keepalive 0");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.up->conns == NULL && dotpool_upstream_health(w.up) ==
+		DOTPOOL_UP, "conn: keepalive 0 closes the connection, no failure");
+	world_free(&w);
+
+	start = completed;
+	world_init(&w);
+	w.cfg.keepalive = 1;
+	world_pool(&w, "dot.test");
+	w.peer->keepalive = 3;
+	treq_init(&t, 1, 3000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000), "pool: done");
+	run_until(&w, NULL, 0, 100);
+	UNIT_CHECK(w.up->conns != NULL, "conn: open within the keepalive");
+	run_until(&w, NULL, 0, 400);
+	UNIT_CHECK(w.up->conns == NULL, "conn: closed by us after the "
+		"server's 300 ms keepalive, before our 5 s idle timeout");
+	world_free(&w);
+}
+
+/** No message of the whole suite named a query. */
+static void
+test_log_privacy(void)
+{
+	UNIT_CHECK(log_count > 0, "log: the transport logged through the hook");
+	UNIT_CHECK(log_leak == 0, "log: no message names a query");
+}
+
 /** The TLS context refuses to authenticate nothing. */
 static void
 test_tls_create(void)
@@ -1369,12 +1573,17 @@ main(void)
 		{ "session_per_name", test_session_per_name },
 		{ "client_cert_v6", test_client_cert_v6 },
 		{ "prewarm", test_prewarm },
+		{ "drain_stale", test_drain_stale },
+		{ "partial_writes", test_partial_writes },
+		{ "keepalive", test_keepalive },
+		{ "log_privacy", test_log_privacy },
 		{ NULL, NULL }
 	};
 	int r;
 	/* as Unbound does (daemon.c): a write to a closed socket is an
 	 * error return, not a signal */
 	signal(SIGPIPE, SIG_IGN);
+	dotpool_log_set(test_log);
 	if(!make_certs()) {
 		fprintf(stderr, "test_pool: cannot make test certificates "
 			"(openssl tool needed)\n");
