@@ -233,9 +233,8 @@ dotpool_conn_free(struct dotpool_conn* c, int base_alive)
 size_t
 dotpool_conn_mem(const struct dotpool_conn* c)
 {
-	size_t m = sizeof(*c) + c->wbuf.cap + c->rd.cap;
-	if(c->ids)
-		m += 16 * (size_t)dotpool_idmap_capacity(c->ids);
+	size_t m = sizeof(*c) + c->wbuf.cap + c->rd.cap +
+		dotpool_idmap_mem(c->ids);
 	if(c->ssl)
 		m += CONN_SSL_MEM;
 	return m;

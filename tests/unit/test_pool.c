@@ -739,8 +739,10 @@ test_pipelined_out_of_order(void)
 	UNIT_CHECK(strcmp(dotpool_upstream_name(w.up) + strlen(
 		dotpool_upstream_name(w.up)) - 9, "#dot.test") == 0,
 		"pool: upstream named addr@port#name");
-	UNIT_CHECK(dotpool_pool_mem(w.pool) > sizeof(struct dotpool_upstream),
-		"pool: memory accounted");
+	UNIT_CHECK(w.up->conns && dotpool_pool_mem(w.pool) >
+		sizeof(struct dotpool_upstream) + sizeof(struct dotpool_conn) +
+		dotpool_idmap_mem(w.up->conns->ids),
+		"pool: memory of the upstream and its connection accounted");
 	UNIT_CHECK(w.wakes > 0, "pool: wake hook called");
 	check_at_rest(&w);
 	world_free(&w);
