@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Build the unbound-dotpool .deb against the dynlib rebuild of Debian's
+# unbound (made first, or taken from the cache, by
+# packaging/unbound-dynlib/build.sh), then run lintian on it.
+#
+#   packaging/dotpool-deb/build.sh [OUTDIR]
+#
+# The build runs in a copy of the sources under OUTDIR (default
+# .cache/packages), never in the checkout: dpkg-buildpackage cleans its tree.
+# DOTPOOL_DEB_SOURCE=head builds the last commit (git archive HEAD);
+# the default, "worktree", copies the tracked and untracked-but-not-ignored
+# files of the work tree; "dir" copies the directory as it is (no git).
+# Last line of output: UNBOUND_DEBS=<dir with all the .debs> DOTPOOL_DEB=<file>
+set -euo pipefail
+# Debian's tools and interpreters only: a python3 from pyenv or the like in
+# PATH would be compiled into the packages (unbound's python module).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PYENV_VERSION
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$top/.cache/packages}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log() { printf 'dotpool-deb: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+vars=$("$top/packaging/unbound-dynlib/build.sh" "$out" | tail -n 1)
+eval "$vars"
+: "${UNBOUND_DEB_SRC:?}" "${UNBOUND_DEBS:?}" "${UNBOUND_DEB_VERSION:?}"
+
+version=$(dpkg-parsechangelog -l"$top/debian/changelog" -SVersion)
+upstream=${version%-*}
+work=$out/build-dotpool
+rm -rf "$work"
+mkdir -p "$work/dotpool-$upstream"
+case ${DOTPOOL_DEB_SOURCE:-worktree} in
+head)
+	git -C "$top" archive --format=tar HEAD | tar -C "$work/dotpool-$upstream" -xf - ;;
+worktree)
+	(cd "$top" && git ls-files -z -co --exclude-standard |
+		tar --null -T - -cf - 2>/dev/null) | tar -C "$work/dotpool-$upstream" -xf - ;;
+dir)
+	# a plain directory, e.g. a container build context (no .git)
+	tar -C "$top" --exclude=./.cache --exclude=./.git -cf - . |
+		tar -C "$work/dotpool-$upstream" -xf - ;;
+*) die "DOTPOOL_DEB_SOURCE must be head, worktree or dir" ;;
+esac
+[ -x "$work/dotpool-$upstream/debian/rules" ] || die "no debian/rules in the copied sources"
+
+log "building unbound-dotpool $version against unbound $UNBOUND_DEB_VERSION"
+started=$(date +%s)
+(cd "$work/dotpool-$upstream" &&
+	DOTPOOL_UNBOUND_SRC=$UNBOUND_DEB_SRC \
+	DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-parallel=2} \
+	dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 ||
+	die "dpkg-buildpackage failed, see $work/build.log"
+log "built in $(( $(date +%s) - started ))s"
+arch=$(dpkg --print-architecture)
+deb=$work/unbound-dotpool_${version}_${arch}.deb
+[ -f "$deb" ] || die "no $deb"
+dpkg-deb -f "$deb" Depends | grep -qF "unbound (= $UNBOUND_DEB_VERSION)" ||
+	die "$deb does not depend on unbound (= $UNBOUND_DEB_VERSION)"
+
+if command -v lintian >/dev/null; then
+	log "lintian:"
+	lintian -I --fail-on error,warning "$work/dotpool_${version}_${arch}.changes" >&2 ||
+		die "lintian reports errors or warnings"
+	log "lintian: no errors or warnings"
+else
+	log "lintian is not installed: skipped (scripts/deps.sh pkg)"
+fi
+cp "$deb" "$UNBOUND_DEBS/"
+echo "UNBOUND_DEBS=$UNBOUND_DEBS DOTPOOL_DEB=$UNBOUND_DEBS/$(basename "$deb")"
