@@ -200,7 +200,7 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 	dotpool_idmap_drain(c->ids, conn_drain_one, NULL);
 	c->stale = 0;
 	if(failure)
-		dotpool_up_failure(up);
+		dotpool_up_failure(up, dotpool_strerror(err));
 	if(!was_ready && err != 0)
 		dotpool_up_connect_failed(up, err);
 	if(up->pool->cfg->prewarm && was_ready && idle &&
@@ -632,7 +632,7 @@ conn_connected(struct dotpool_conn* c)
 		soerr = errno;
 	if(soerr != 0) {
 		c->up->stats.err_connect++;
-		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: connect failed: %s",
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect failed: %s",
 			c->up->label, strerror(soerr));
 		dotpool_conn_close(c, DOTPOOL_EIO, 1);
 		return;
@@ -687,7 +687,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void* arg)
 	switch(c->state) {
 	case DOTPOOL_CONN_CONNECTING:
 		c->up->stats.err_connect++;
-		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: connect timed out",
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect timed out",
 			c->up->label);
 		dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 1);
 		break;
@@ -752,7 +752,7 @@ dotpool_conn_open(struct dotpool_upstream* up)
 	if(connect(c->fd, (struct sockaddr*)&up->addr, up->addrlen) != 0 &&
 		errno != EINPROGRESS) {
 		up->stats.err_connect++;
-		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: connect failed: %s",
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect failed: %s",
 			up->label, strerror(errno));
 		dotpool_conn_close(c, DOTPOOL_EIO, 1);
 		return 0;

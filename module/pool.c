@@ -63,21 +63,43 @@ dotpool_pool_defer(struct dotpool_pool* p)
 
 /* ---- health ------------------------------------------------------------ */
 
+/** Schedule the next active probe of a DOWN upstream. */
+static void
+up_probe_arm(struct dotpool_upstream* up)
+{
+	unsigned ms = up->pool->cfg->probe_interval;
+	struct timeval tv;
+	if(ms == 0 || up->probe_armed)
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if(event_add(&up->probe_ev, &tv) == 0)
+		up->probe_armed = 1;
+}
+
 /** The only writer of up->health. Every transition is legal (an answer
  * brings any state up, a failure any state down a step), so this checks
  * the value and keeps the log and gauge in one place. */
 static void
-up_set_health(struct dotpool_upstream* up, enum dotpool_health h)
+up_set_health(struct dotpool_upstream* up, enum dotpool_health h,
+	const char* why)
 {
 	if(h != DOTPOOL_UP && h != DOTPOOL_BACKOFF && h != DOTPOOL_DOWN)
 		return;
 	if(up->health != h) {
 		dotpool_log(h == DOTPOOL_UP ? DOTPOOL_LOG_OPS : DOTPOOL_LOG_WARN,
-			"dotpool: %s: %s -> %s", up->label,
-			dotpool_health_str(up->health), dotpool_health_str(h));
+			"dotpool: %s: %s -> %s%s%s%s", up->label,
+			dotpool_health_str(up->health), dotpool_health_str(h),
+			why ? " (" : "", why ? why : "", why ? ")" : "");
 		up->health = h;
 	}
 	up->stats.health = (int64_t)h;
+	if(h == DOTPOOL_DOWN)
+		up_probe_arm(up);
+	else if(h == DOTPOOL_UP && up->probe_armed) {
+		(void)event_del(&up->probe_ev);
+		up->probe_armed = 0;
+	}
 }
 
 /** A random number for jitter. */
@@ -93,7 +115,7 @@ pool_random(void)
 }
 
 void
-dotpool_up_failure(struct dotpool_upstream* up)
+dotpool_up_failure(struct dotpool_upstream* up, const char* why)
 {
 	const struct dotpool_config* cfg = up->pool->cfg;
 	uint64_t b = cfg->backoff_initial ? cfg->backoff_initial : 1;
@@ -108,7 +130,7 @@ dotpool_up_failure(struct dotpool_upstream* up)
 	b = b / 2 + pool_random() % (b / 2 + 1);
 	up->backoff_until = dotpool_now_us() + b * 1000;
 	up_set_health(up, up->fails >= cfg->fail_threshold ? DOTPOOL_DOWN :
-		DOTPOOL_BACKOFF);
+		DOTPOOL_BACKOFF, why);
 }
 
 /** An answer: the upstream works. */
@@ -117,7 +139,7 @@ up_success(struct dotpool_upstream* up)
 {
 	up->fails = 0;
 	up->backoff_until = 0;
-	up_set_health(up, DOTPOOL_UP);
+	up_set_health(up, DOTPOOL_UP, NULL);
 }
 
 void
@@ -125,7 +147,7 @@ dotpool_upstream_report(struct dotpool_upstream* up, enum dotpool_outcome o)
 {
 	if(o == DOTPOOL_OUTCOME_OK)
 		up_success(up);
-	else	dotpool_up_failure(up);
+	else	dotpool_up_failure(up, "bad answer");
 }
 
 enum dotpool_health
@@ -379,7 +401,7 @@ req_timer_cb(evutil_socket_t fd, short what, void* arg)
 	req->state = DOTPOOL_REQ_IDLE;
 	req->conn = NULL;
 	up->stats.timeouts++;
-	dotpool_up_failure(up);
+	dotpool_up_failure(up, "query timed out");
 	dotpool_up_gauges(up);
 	req->done(req, DOTPOOL_ETIMEOUT, NULL, 0);
 }
@@ -426,6 +448,51 @@ dotpool_pool_cancel(struct dotpool_req* req)
 	req->state = DOTPOOL_REQ_IDLE;
 	req->conn = NULL;
 	dotpool_up_gauges(up);
+}
+
+/* ---- active probes of DOWN upstreams ----------------------------------- */
+
+/** The probe finished: an answer already brought the upstream up (unless
+ * it was SERVFAIL or REFUSED); otherwise try again later. */
+static void
+up_probe_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
+{
+	struct dotpool_upstream* up = req->arg;
+	if(err == 0 && len >= 4 && ((answer[3] & 0x0f) == 2 ||
+		(answer[3] & 0x0f) == 5))
+		dotpool_up_failure(up, "probe answered SERVFAIL or REFUSED");
+	if(up->health == DOTPOOL_DOWN)
+		up_probe_arm(up);
+}
+
+/** Time to probe a DOWN upstream with ". IN NS". */
+static void
+up_probe_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_upstream* up = arg;
+	const struct dotpool_config* cfg = up->pool->cfg;
+	static const uint8_t q[17] = { 0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+		0, 0, 2, 0, 1 };
+	(void)fd; (void)what;
+	dotpool_pool_wake(up->pool);
+	up->probe_armed = 0;
+	if(up->health != DOTPOOL_DOWN)
+		return;
+	if(up->probe.state != DOTPOOL_REQ_IDLE) {
+		up_probe_arm(up);
+		return;
+	}
+	memset(&up->probe, 0, sizeof(up->probe));
+	memcpy(up->probe_wire, q, sizeof(q));
+	up->probe.wire = up->probe_wire;
+	up->probe.len = sizeof(q);
+	up->probe.timeout_ms = cfg->attempt_timeout ? cfg->attempt_timeout :
+		1000;
+	up->probe.done = up_probe_done;
+	up->probe.arg = up;
+	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: probing", up->label);
+	if(dotpool_pool_send(up, &up->probe) != 0)
+		up_probe_arm(up);
 }
 
 /* ---- the pool ---------------------------------------------------------- */
@@ -543,8 +610,11 @@ dotpool_pool_free(struct dotpool_pool* p, int base_alive)
 				&base_alive);
 			dotpool_conn_free(c, base_alive);
 		}
+		if(base_alive && up->probe_armed)
+			(void)event_del(&up->probe_ev);
 		dotpool_tls_auth_clear(&up->auth);
 		free(up->name);
+		free(up->zone);
 		free(up);
 	}
 	if(base_alive)
@@ -634,8 +704,14 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 		(enum dotpool_profile)ucfg->profile : p->cfg->profile;
 	up->health = DOTPOOL_UP;
 	up->stats.health = DOTPOOL_UP;
+	if(event_assign(&up->probe_ev, p->base, -1, 0, up_probe_cb, up) != 0) {
+		free(up->name);
+		free(up);
+		return NULL;
+	}
 	up->next = p->ups;
-	p->ups = up;
+	/* published with release: the metrics thread walks this list */
+	__atomic_store_n(&p->ups, up, __ATOMIC_RELEASE);
 	if(p->cfg->prewarm)
 		(void)dotpool_conn_open(up);
 	return up;
@@ -648,7 +724,8 @@ dotpool_pool_foreach(struct dotpool_pool* p,
 	struct dotpool_upstream* up, *next;
 	if(!p)
 		return;
-	for(up = p->ups; up; up = next) {
+	for(up = __atomic_load_n(&p->ups, __ATOMIC_ACQUIRE); up;
+		up = next) {
 		next = up->next;
 		fn(up, arg);
 	}
@@ -679,4 +756,20 @@ dotpool_upstream_count(struct dotpool_upstream* up, enum dotpool_count what)
 	if(what == DOTPOOL_COUNT_FAILOVER)
 		up->stats.failovers++;
 	else	up->stats.hedges++;
+}
+
+const char*
+dotpool_upstream_zone(const struct dotpool_upstream* up)
+{
+	return __atomic_load_n(&up->zone, __ATOMIC_ACQUIRE);
+}
+
+void
+dotpool_upstream_set_zone(struct dotpool_upstream* up, const char* zone)
+{
+	char* z;
+	if(up->zone || !(z = strdup(zone)))
+		return;
+	/* published with release: the metrics thread reads it */
+	__atomic_store_n(&up->zone, z, __ATOMIC_RELEASE);
 }

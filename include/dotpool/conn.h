@@ -104,6 +104,8 @@ struct dotpool_upstream {
 	char* name;
 	/** "addr@port#name" */
 	char label[128];
+	/** zone it was first used for, for metrics labels (owned), or NULL */
+	char* zone;
 	/** authentication data and saved session */
 	struct dotpool_tls_auth auth;
 	/** open connections (not CLOSED) */
@@ -129,6 +131,14 @@ struct dotpool_upstream {
 	/** prewarm: open a connection again from the event loop (an idle
 	 * connection was closed) */
 	int rewarm;
+	/** timer of the active probe while DOWN */
+	struct event probe_ev;
+	/** whether probe_ev is added */
+	int probe_armed;
+	/** the probe request (". NS"), owned by the upstream */
+	struct dotpool_req probe;
+	/** its query */
+	uint8_t probe_wire[17];
 };
 
 /** The per-worker pool. */
@@ -219,8 +229,12 @@ void dotpool_up_lost(struct dotpool_req* req);
  * loop) so the caller can try another upstream. */
 void dotpool_up_connect_failed(struct dotpool_upstream* up, int err);
 
-/** Account a failure (timeout, connect/TLS/verify error) in health. */
-void dotpool_up_failure(struct dotpool_upstream* up);
+/**
+ * Account a failure (timeout, connect/TLS/verify error) in health.
+ * @param up: the upstream.
+ * @param why: short reason for the log line of a health change.
+ */
+void dotpool_up_failure(struct dotpool_upstream* up, const char* why);
 
 /** Recompute the upstream's gauges from its structures. */
 void dotpool_up_gauges(struct dotpool_upstream* up);

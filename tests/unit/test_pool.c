@@ -711,13 +711,13 @@ test_pipelined_out_of_order(void)
 	w.peer->hold = 5;
 	w.peer->reverse = 1;
 	for(i = 0; i < 5; i++) {
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
 	UNIT_CHECK(dotpool_upstream_stats(w.up)->queued == 5,
 		"pool: requests wait while the connection comes up");
-	UNIT_CHECK(run_until(&w, &completed, start + 5, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 5, 15000),
 		"pool: all five answered");
 	for(i = 0; i < 5; i++)
 		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
@@ -760,11 +760,11 @@ test_onebyte_records(void)
 	w.peer->onebyte = 1;
 	w.peer->hold = 3;
 	for(i = 0; i < 3; i++) {
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
-	UNIT_CHECK(run_until(&w, &completed, start + 3, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 15000),
 		"pool: answers in 1-byte records arrive");
 	for(i = 0; i < 3; i++)
 		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
@@ -785,10 +785,10 @@ test_wrong_name(void)
 	int start = completed;
 	world_init(&w);
 	world_pool(&w, "wrong.test");
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
 	UNIT_CHECK(t.ndone == 0, "pool: send never completes synchronously");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_EVERIFY,
 		"tls: wrong name fails with DOTPOOL_EVERIFY");
@@ -817,9 +817,9 @@ test_pins(void)
 	memcpy(w.ucfg.pins[0], srv_pin, 32);
 	w.ucfg.num_pins = 1;
 	world_pool(&w, NULL);
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == 0 && t.id_ok,
 		"tls: a matching pin authenticates");
@@ -834,9 +834,9 @@ test_pins(void)
 	w.ucfg.pins[0][0] ^= 0xff;
 	w.ucfg.num_pins = 1;
 	world_pool(&w, "dot.test");
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_EVERIFY,
 		"tls: no matching pin fails with DOTPOOL_EVERIFY");
@@ -852,9 +852,9 @@ test_pins(void)
 	world_init(&w);
 	w.ucfg.profile = DOTPOOL_PROFILE_OPPORTUNISTIC;
 	world_pool(&w, "wrong.test");
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == 0,
 		"tls: opportunistic profile sends despite a wrong name");
@@ -877,7 +877,7 @@ test_timeout_late_answer(void)
 	w.peer->hold = -1;
 	treq_init(&t, 1, 300);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
 		"pool: unanswered request times out");
@@ -914,11 +914,11 @@ test_peer_close_resend(void)
 	w.peer->close_after = 2;
 	w.peer->close_conns = 1;
 	for(i = 0; i < 2; i++) {
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
-	UNIT_CHECK(run_until(&w, &completed, start + 2, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
 		"pool: both completed");
 	for(i = 0; i < 2; i++)
 		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
@@ -938,10 +938,10 @@ test_peer_close_resend(void)
 	world_init(&w);
 	world_pool(&w, "dot.test");
 	w.peer->close_after = 1;
-	treq_init(&t[0], 0, 3000);
+	treq_init(&t[0], 0, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0,
 		"pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t[0].ndone == 1 && t[0].err == DOTPOOL_ECLOSED,
 		"pool: a request lost twice fails with DOTPOOL_ECLOSED");
@@ -965,7 +965,7 @@ test_bad_answers(void)
 	w.peer->mangle = 1;
 	treq_init(&t, 1, 300);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	s = dotpool_upstream_stats(w.up);
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
@@ -980,9 +980,9 @@ test_bad_answers(void)
 	world_init(&w);
 	world_pool(&w, "dot.test");
 	w.peer->garbage = 1;
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	s = dotpool_upstream_stats(w.up);
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ECLOSED,
@@ -1010,14 +1010,14 @@ test_queue(void)
 	world_pool(&w, "dot.test");
 	w.peer->hold = 2;
 	for(i = 0; i < 4; i++) {
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
-	treq_init(&t[4], 4, 3000);
+	treq_init(&t[4], 4, 10000);
 	UNIT_CHECK(dotpool_pool_send(w.up, &t[4].r) == DOTPOOL_EFULL,
 		"pool: send beyond max_queue is DOTPOOL_EFULL");
-	UNIT_CHECK(run_until(&w, &completed, start + 4, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 4, 15000),
 		"pool: four completed");
 	for(i = 0; i < 4; i++)
 		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
@@ -1041,10 +1041,10 @@ test_idle_close_by_peer(void)
 	world_init(&w);
 	world_pool(&w, "dot.test");
 	w.peer->close_after_answer = 1;
-	treq_init(&t[0], 0, 3000);
+	treq_init(&t[0], 0, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0,
 		"pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: first answered");
 	s = dotpool_upstream_stats(w.up);
 	/* let the close arrive */
@@ -1054,10 +1054,10 @@ test_idle_close_by_peer(void)
 	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP &&
 		w.up->fails == 0, "pool: an idle close is not a failure");
 	UNIT_CHECK(s->conns_open == 0, "pool: closed connection gone");
-	treq_init(&t[1], 1, 3000);
+	treq_init(&t[1], 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0,
 		"pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 2, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
 		"pool: second answered");
 	UNIT_CHECK(t[1].err == 0 && t[1].id_ok, "pool: answered on a new "
 		"connection");
@@ -1081,13 +1081,13 @@ test_cancel_in_done(void)
 	w.peer->hold = 3;
 	w.peer->hold_once = 1;
 	for(i = 0; i < 4; i++)
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 	t[0].cancel_in_done = &t[1];
 	t[0].send_in_done = &t[3];
 	for(i = 0; i < 3; i++)
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 3, 5000),
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 15000),
 		"pool: three completed");
 	run_until(&w, NULL, 0, 50);
 	UNIT_CHECK(t[0].ndone == 1 && t[0].err == 0, "pool: first answered");
@@ -1118,11 +1118,11 @@ test_free_pending(void)
 	world_pool(&w, "dot.test");
 	w.peer->hold = -1;
 	for(i = 0; i < 3; i++) {
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
-	run_until(&w, &w.peer->queries, 1, 3000);
+	run_until(&w, &w.peer->queries, 1, 15000);
 	UNIT_CHECK(w.peer->queries == 1 && w.up->qlen == 2,
 		"pool: one in flight, two queued");
 	world_free(&w);
@@ -1133,11 +1133,11 @@ test_free_pending(void)
 	world_pool(&w, "dot.test");
 	w.peer->hold = -1;
 	for(i = 0; i < 3; i++) {
-		treq_init(&t[i], i, 3000);
+		treq_init(&t[i], i, 10000);
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
-	run_until(&w, &w.peer->queries, 3, 3000);
+	run_until(&w, &w.peer->queries, 3, 15000);
 	peer_free(w.peer);
 	event_base_free(w.base);
 	dotpool_pool_free(w.pool, 0);
@@ -1160,9 +1160,9 @@ test_connect_refused(void)
 	close(w.peer->lfd);
 	w.peer->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	world_pool(&w, "dot.test");
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_EIO,
 		"pool: refused connection fails with DOTPOOL_EIO");
@@ -1186,9 +1186,9 @@ test_handshake_timeout(void)
 	/* the kernel completes TCP from the backlog; nobody answers TLS */
 	event_del(&w.peer->ev);
 	world_pool(&w, "dot.test");
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
 		"conn: a stalled handshake fails the waiting request");
@@ -1234,7 +1234,7 @@ test_health(void)
 	peer_answer_all(w.peer);
 	treq_init(&t, 9, 2000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 3, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.err == 0 && dotpool_upstream_health(w.up) == DOTPOOL_UP,
 		"pool: an answer brings the upstream up");
@@ -1244,6 +1244,37 @@ test_health(void)
 	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_OK);
 	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP,
 		"pool: a good answer reported by the glue brings it up");
+	world_free(&w);
+}
+
+/** A DOWN upstream is probed on a schedule and comes back UP by itself. */
+static void
+test_probe(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	w.cfg.fail_threshold = 1;
+	w.cfg.probe_interval = 100;
+	w.cfg.attempt_timeout = 500;
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	treq_init(&t, 1, 100);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000), "pool: done");
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_DOWN,
+		"pool: down after fail_threshold failures");
+	w.peer->hold = 0;
+	peer_answer_all(w.peer);
+	run_until(&w, NULL, 0, 400);
+	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP,
+		"pool: the probe's answer brought the upstream up");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->queries == 2 &&
+		w.peer->queries == 2, "pool: exactly one probe was sent");
+	UNIT_CHECK(completed == start + 1, "pool: a probe completes no "
+		"request of the caller");
+	check_at_rest(&w);
 	world_free(&w);
 }
 
@@ -1261,16 +1292,16 @@ test_session_per_name(void)
 	b = world_upstream(&w, AF_INET, "127.0.0.1");
 	UNIT_REQUIRE(b != NULL && b != w.up,
 		"pool: another name on the same address is another upstream");
-	treq_init(&t[0], 0, 3000);
+	treq_init(&t[0], 0, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0, "pool: send");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: answered");
 	run_until(&w, NULL, 0, 50);
 	UNIT_CHECK(w.up->auth.session != NULL,
 		"tls: the first upstream kept its session");
-	treq_init(&t[1], 1, 3000);
+	treq_init(&t[1], 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(b, &t[1].r) == 0, "pool: send");
-	UNIT_CHECK(run_until(&w, &completed, start + 2, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
 		"pool: answered");
 	UNIT_CHECK(t[1].err == 0, "tls: an IP auth name verifies against the "
 		"IP SAN");
@@ -1304,9 +1335,9 @@ test_client_cert_v6(void)
 	w.ucfg.client_cert = cert;
 	w.ucfg.client_key = key;
 	world_pool(&w, "dot.test");
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.err == 0 && t.id_ok && w.peer->client_certs == 1,
 		"tls: the client certificate is presented and accepted");
@@ -1326,16 +1357,16 @@ test_prewarm(void)
 	world_init(&w);
 	w.cfg.prewarm = 1;
 	world_pool(&w, "dot.test");
-	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 1, 3000),
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 1, 15000),
 		"pool: prewarm connects without a query");
 	w.peer->close_after_answer = 1;
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
 		"pool: request completed");
 	UNIT_CHECK(t.err == 0 && w.peer->accepted == 1,
 		"pool: the query used the warm connection");
-	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 2, 3000),
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 2, 15000),
 		"pool: after an idle close a new connection is warmed");
 	UNIT_CHECK(dotpool_upstream_stats(w.up)->idle_closed_by_peer == 1,
 		"pool: idle close counted");
@@ -1360,16 +1391,16 @@ test_drain_stale(void)
 		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
 			"pool: send accepted");
 	}
-	UNIT_CHECK(run_until(&w, &completed, start + 2, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
 		"pool: both timed out");
 	run_until(&w, NULL, 0, 50);
 	c = w.up->conns;
 	UNIT_CHECK(c == NULL, "conn: a drained connection with nothing "
 		"live is closed");
 	w.peer->hold = 0;
-	treq_init(&t[2], 2, 3000);
+	treq_init(&t[2], 2, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[2].r) == 0, "pool: send");
-	UNIT_CHECK(run_until(&w, &completed, start + 3, 3000),
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 15000),
 		"pool: answered");
 	UNIT_CHECK(t[2].err == 0 && w.peer->accepted == 2,
 		"conn: the next query went to a fresh connection");
@@ -1396,7 +1427,7 @@ test_partial_writes(void)
 	/* one answered query: the connection is up */
 	treq_init(&t[0], 0, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0, "pool: send");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000), "pool: first");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000), "pool: first");
 	c = w.up->conns;
 	UNIT_REQUIRE(c != NULL, "pool: connection open");
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
@@ -1438,9 +1469,9 @@ test_keepalive(void)
 	w.cfg.keepalive = 1;
 	world_pool(&w, "dot.test");
 	w.peer->keepalive = 0;
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000), "pool: done");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000), "pool: done");
 	UNIT_CHECK(t.err == 0, "pool: answered with keepalive 0");
 	run_until(&w, NULL, 0, 50);
 	UNIT_CHECK(w.up->conns == NULL && dotpool_upstream_health(w.up) ==
@@ -1452,9 +1483,9 @@ test_keepalive(void)
 	w.cfg.keepalive = 1;
 	world_pool(&w, "dot.test");
 	w.peer->keepalive = 3;
-	treq_init(&t, 1, 3000);
+	treq_init(&t, 1, 10000);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 3000), "pool: done");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000), "pool: done");
 	run_until(&w, NULL, 0, 100);
 	UNIT_CHECK(w.up->conns != NULL, "conn: open within the keepalive");
 	run_until(&w, NULL, 0, 400);
@@ -1572,6 +1603,7 @@ main(void)
 		{ "connect_refused", test_connect_refused },
 		{ "handshake_timeout", test_handshake_timeout },
 		{ "health", test_health },
+		{ "probe", test_probe },
 		{ "session_per_name", test_session_per_name },
 		{ "client_cert_v6", test_client_cert_v6 },
 		{ "prewarm", test_prewarm },
