@@ -10,9 +10,10 @@ for tool in kdig openssl python3; do
 done
 
 tmp=$(mktemp -d /tmp/dotfault-test.XXXXXX)
-pid=
+pid= pid2=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$pid2" ] && kill "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -141,5 +142,49 @@ grep -q 'fault slow-drip fired' "$tmp/log" && ok "fault logged" ||
 	fail "no log line for slow-drip"
 grep -q 'example\.test' "$tmp/log" && fail "query names in the log"
 
+# session resumption is counted (TLS 1.3 ticket via openssl s_client)
+(sleep 0.5; echo) | openssl s_client -connect 127.0.0.1:"$port" -tls1_3 \
+	-CAfile "$tmp/ca.pem" -sess_out "$tmp/sess" >/dev/null 2>&1
+out=$( (sleep 0.5; echo) | openssl s_client -connect 127.0.0.1:"$port" \
+	-tls1_3 -CAfile "$tmp/ca.pem" -sess_in "$tmp/sess" 2>/dev/null)
+grep -q '^Reused' <<<"$out" && [ "$(stat resumed)" -ge 1 ] &&
+	ok "resumed session counted" || fail "resumption: $(stat resumed)"
+
 kill -0 "$pid" || fail "server died"
+
+# a second server: TLS 1.0 only (needs @SECLEVEL=0), then mTLS
+start2() {
+	rm -f "$tmp/port2"
+	python3 "$dotfault" --cert "$tmp/srv.pem" --key "$tmp/srv.key" \
+		--port-file "$tmp/port2" --zone example.test "$@" 2>>"$tmp/log2" &
+	pid2=$!
+	for _ in $(seq 50); do [ -s "$tmp/port2" ] && break; sleep 0.1; done
+	port2=$(cat "$tmp/port2")
+}
+start2 --tls-max 1.0
+out=$(echo | openssl s_client -connect 127.0.0.1:"$port2" -tls1 \
+	-cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
+grep -q '^New, TLSv1\.0, Cipher is' <<<"$out" && ok "--tls-max 1.0 speaks TLS 1.0" ||
+	fail "TLS 1.0: $(grep -E 'Protocol|alert' <<<"$out")"
+out=$(echo | openssl s_client -connect 127.0.0.1:"$port2" -tls1_2 2>&1)
+grep -q '^New, TLSv1\.2, Cipher is' <<<"$out" && fail "--tls-max 1.0 spoke TLS 1.2" ||
+	ok "--tls-max 1.0 refuses TLS 1.2"
+kill "$pid2"; wait "$pid2" 2>/dev/null
+
+(
+	cd "$tmp" &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout cli.key -out cli.csr -subj /CN=client &&
+	openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -out cli.pem -days 2
+) >/dev/null 2>&1 || fail "cannot make the client certificate"
+start2 --require-client-cert "$tmp/ca.pem"
+k2() { kdig @127.0.0.1 -p "$port2" +tls-ca="$tmp/ca.pem" \
+	+tls-hostname=dot.test +timeout=3 +retry=0 "$@" n.example.test A 2>&1; }
+k2 | grep -q 'status: NOERROR' && fail "mTLS: answered without a client cert" ||
+	ok "mTLS: no client certificate, no answer"
+k2 +tls-certfile="$tmp/cli.pem" +tls-keyfile="$tmp/cli.key" |
+	grep -q 'status: NOERROR' && ok "mTLS: client certificate accepted" ||
+	fail "mTLS: rejected a good client certificate"
+kill "$pid2"; wait "$pid2" 2>/dev/null
 [ $failures = 0 ] && echo "PASS: test_dotfault" || { cat "$tmp/log"; exit 1; }
