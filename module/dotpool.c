@@ -21,6 +21,7 @@
 #include "dotpool/abi.h"
 #include "dotpool/error.h"
 #include "dotpool/log.h"
+#include "dotpool/metrics.h"
 #include "dotpool/tls.h"
 
 #define DOTPOOL_EXPORT __attribute__((visibility("default")))
@@ -214,6 +215,42 @@ load_settings(void)
 	return cfg;
 }
 
+/** One upstream into the metrics snapshot. */
+static void
+collect_upstream(struct dotpool_upstream* up, void* arg)
+{
+	struct dotpool_metrics_snapshot* snap =
+		(struct dotpool_metrics_snapshot*)arg;
+	const char* zone = dotpool_upstream_zone(up);
+	(void)dotpool_metrics_snapshot_add(snap, dotpool_upstream_name(up),
+		zone ? zone : "", dotpool_upstream_stats(up));
+}
+
+/**
+ * Metrics thread: read every worker's upstreams. Workers publish their
+ * slot and their upstreams with release stores and never free them while
+ * the module is loaded (the endpoint stops first in deinit); counters are
+ * read as they are, a scrape may see a value a moment old.
+ */
+static int
+collect_metrics(struct dotpool_metrics_snapshot* snap, void* arg)
+{
+	struct dotpool_env* de = (struct dotpool_env*)arg;
+	size_t mem = sizeof(*de);
+	int i;
+	for(i = 0; i < de->num_workers; i++) {
+		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
+			__ATOMIC_ACQUIRE);
+		if(!w)
+			continue;
+		dotpool_pool_foreach(w->pool, collect_upstream, snap);
+		mem += sizeof(*w) + dotpool_pool_mem(w->pool);
+	}
+	dotpool_metrics_snapshot_module(snap, DOTPOOL_VERSION,
+		PACKAGE_VERSION, (uint64_t)mem);
+	return 0;
+}
+
 int
 init(struct module_env* env, int id)
 {
@@ -264,6 +301,17 @@ init(struct module_env* env, int id)
 		log_err("dotpool: out of memory");
 		goto fail;
 	}
+	if(de->cfg->metrics_listen) {
+		de->metrics = dotpool_metrics_start(de->cfg->metrics_listen,
+			collect_metrics, de, err, sizeof(err));
+		if(!de->metrics) {
+			log_err("dotpool: metrics-listen %s: %s",
+				de->cfg->metrics_listen, err);
+			goto fail;
+		}
+		verbose(VERB_OPS, "dotpool: metrics on http://%s/metrics",
+			de->cfg->metrics_listen);
+	}
 	dm->dyn_env = de;
 	verbose(VERB_OPS, "dotpool: loaded, %d TLS forward zone(s), "
 		"settings from %s", ntls,
@@ -288,6 +336,8 @@ deinit(struct module_env* env, int id)
 	int i;
 	if(!de)
 		return;
+	/* first the thread that reads the pools */
+	dotpool_metrics_stop(de->metrics);
 	/* Unbound has freed the workers' event bases already: free memory,
 	 * close sockets, but touch no event. */
 	for(i = 0; i < de->num_workers; i++) {
@@ -342,7 +392,8 @@ dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
 		free(w);
 		return NULL;
 	}
-	de->workers[n] = w;
+	/* the metrics thread reads the slot */
+	__atomic_store_n(&de->workers[n], w, __ATOMIC_RELEASE);
 	return w;
 }
 

@@ -349,6 +349,7 @@ upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
 	const struct dotpool_upstream_cfg** ucfgp)
 {
 	const struct dotpool_upstream_cfg* ucfg;
+	struct dotpool_upstream* up;
 	char ip[INET6_ADDRSTRLEN];
 	int port;
 	const void* sin;
@@ -367,8 +368,14 @@ upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
 	ucfg = dotpool_config_upstream(dq->w->de->cfg, ip, port,
 		a->tls_auth_name);
 	*ucfgp = ucfg;
-	return dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
+	up = dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
 		a->addrlen, a->tls_auth_name, ucfg);
+	if(up && !dotpool_upstream_zone(up)) {
+		char zone[LDNS_MAX_DOMAINLEN + 1];
+		dname_str(dq->dp->name, zone);
+		dotpool_upstream_set_zone(up, zone);
+	}
+	return up;
 }
 
 /** Next pseudo-random 32 bits of the worker (selection, not security). */

@@ -223,6 +223,17 @@ uint64_t dotpool_upstream_srtt(const struct dotpool_upstream* up);
 /** "addr@port#name" of an upstream, for logs and metrics labels. */
 const char* dotpool_upstream_name(const struct dotpool_upstream* up);
 
+/** The zone an upstream was first used for (metrics label), or NULL. */
+const char* dotpool_upstream_zone(const struct dotpool_upstream* up);
+
+/**
+ * Record the zone an upstream serves, for metrics labels; the first one
+ * set stays (an upstream shared by zones is labelled by its first).
+ * @param up: the upstream.
+ * @param zone: zone name, presentation format (copied).
+ */
+void dotpool_upstream_set_zone(struct dotpool_upstream* up, const char* zone);
+
 /** The upstream's counters (live, owned by the upstream). */
 const struct dotpool_stats* dotpool_upstream_stats(
 	const struct dotpool_upstream* up);
