@@ -339,10 +339,17 @@ class Bench:
 		self.failed = {}
 		self.ns_made = False
 		self.delayline = None
+		self.path_kind = "?"
 
 	# ---- certificates and query files
 	def prepare(self):
 		w = self.work
+		# a private copy: a rebuild of the work tree during the run must
+		# not change the module under test
+		self.dotpool_so = None
+		if os.path.exists(DOTPOOL_SO):
+			self.dotpool_so = os.path.join(w, "dotpool.so")
+			shutil.copy(DOTPOOL_SO, self.dotpool_so)
 		def ossl(*a):
 			subprocess.run(["openssl"] + list(a), check=True,
 				stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -466,7 +473,9 @@ remote-control:
 	control-enable: no
 """.format(d=d, port=port, threads=threads, ca=ca, modcfg=modcfg)
 			if kind == "dotpool":
-				conf += "dynlib:\n\tdynlib-file: \"%s\"\n" % DOTPOOL_SO
+				if not self.dotpool_so:
+					raise RuntimeError("no module at %s" % DOTPOOL_SO)
+				conf += "dynlib:\n\tdynlib-file: \"%s\"\n" % self.dotpool_so
 				dpc = os.path.join(d, "dotpool.conf")
 				with open(dpc, "w") as f:
 					f.write("# dotpool settings for the benchmark\ndotpool:\n")
@@ -576,50 +585,58 @@ upstream_recursive_servers:
 				self.failed[name] = str(e)
 				continue
 			try:
-				# warm up: connections open, pools filled, code paged in
-				rw = dnsperf(p.port, w + "/q-warm.txt", duration=o.warmup,
-					clients=o.clients, outstanding=o.outstanding,
-					cpus=load_cpus)
-				answered = rw["completed"]
-				for scen in ("max", "rate"):
-					c0 = self.counters(up)
-					cpu0 = p.cpu()
-					if scen == "max":
-						r = dnsperf(p.port, w + "/q-max.txt",
-							duration=o.duration, clients=o.clients,
-							outstanding=o.outstanding, cpus=load_cpus)
-					else:
-						r = dnsperf(p.port, w + "/q-rate.txt",
-							duration=o.rate_duration, clients=o.clients,
-							outstanding=o.outstanding, rate=o.rate,
-							verbose=True, cpus=load_cpus)
-					cpu1 = p.cpu()
-					c1 = self.counters(up)
-					self.record(rnd, scen, name, r, cpu1 - cpu0, c0, c1,
-						alive=p.alive())
-					answered += r["completed"]
-				# handshakes over the whole life of the process (start,
-				# warm-up, max, rate) per query it answered
-				life1 = self.counters(up)
-				rec = {"round": rnd, "scenario": "life", "system": name,
-					"completed": answered,
-					"hs_new": life1["new"] - life0["new"],
-					"hs_resumed": life1["resumed"] - life0["resumed"]}
-				self.records.append(rec)
-				with open(os.path.join(o.out, "raw.jsonl"), "a") as f:
-					f.write(json.dumps(rec) + "\n")
-				if name in FLOOR_SYSTEMS and threads == 1:
-					dnsperf(p.port, w + "/q-floor.txt", runs=1, clients=1,
-						outstanding=20, cpus=load_cpus)
-					cpu0 = p.cpu()
-					r = dnsperf(p.port, w + "/q-floor.txt",
-						duration=o.floor_duration, clients=o.clients,
-						outstanding=o.outstanding, cpus=load_cpus)
-					cpu1 = p.cpu()
-					self.record(rnd, "floor", name, r, cpu1 - cpu0, None,
-						None, alive=p.alive())
+				self.measure_loopback(rnd, name, p, up, life0, load_cpus)
+			except Exception as e:
+				log("round %d %s: error %r" % (rnd, name, e))
 			finally:
 				p.stop()
+
+	def measure_loopback(self, rnd, name, p, up, life0, load_cpus):
+		o = self.o
+		w = self.work
+		threads = SYSTEMS[name][1]
+		# warm up: connections open, pools filled, code paged in
+		rw = dnsperf(p.port, w + "/q-warm.txt", duration=o.warmup,
+			clients=o.clients, outstanding=o.outstanding,
+			cpus=load_cpus)
+		answered = rw["completed"]
+		for scen in ("max", "rate"):
+			c0 = self.counters(up)
+			cpu0 = p.cpu()
+			if scen == "max":
+				r = dnsperf(p.port, w + "/q-max.txt",
+					duration=o.duration, clients=o.clients,
+					outstanding=o.outstanding, cpus=load_cpus)
+			else:
+				r = dnsperf(p.port, w + "/q-rate.txt",
+					duration=o.rate_duration, clients=o.clients,
+					outstanding=o.outstanding, rate=o.rate,
+					verbose=True, cpus=load_cpus)
+			cpu1 = p.cpu()
+			c1 = self.counters(up)
+			self.record(rnd, scen, name, r, cpu1 - cpu0, c0, c1,
+				alive=p.alive())
+			answered += r["completed"]
+		# handshakes over the whole life of the process (start,
+		# warm-up, max, rate) per query it answered
+		life1 = self.counters(up)
+		rec = {"round": rnd, "scenario": "life", "system": name,
+			"completed": answered,
+			"hs_new": life1["new"] - life0["new"],
+			"hs_resumed": life1["resumed"] - life0["resumed"]}
+		self.records.append(rec)
+		with open(os.path.join(o.out, "raw.jsonl"), "a") as f:
+			f.write(json.dumps(rec) + "\n")
+		if name in FLOOR_SYSTEMS and threads == 1:
+			dnsperf(p.port, w + "/q-floor.txt", runs=1, clients=1,
+				outstanding=20, cpus=load_cpus)
+			cpu0 = p.cpu()
+			r = dnsperf(p.port, w + "/q-floor.txt",
+				duration=o.floor_duration, clients=o.clients,
+				outstanding=o.outstanding, cpus=load_cpus)
+			cpu1 = p.cpu()
+			self.record(rnd, "floor", name, r, cpu1 - cpu0, None,
+				None, alive=p.alive())
 
 	def record(self, rnd, scen, name, r, cpu, c0, c1, **extra):
 		lat = r.pop("lat", [])
@@ -699,59 +716,75 @@ upstream_recursive_servers:
 					stderr=subprocess.DEVNULL)
 			self.ns_made = False
 
-	def run_path_round(self, rnd, systems, up):
+	def run_path_round(self, rnd, systems, up, scen):
 		o = self.o
 		for name in systems:
 			if name in self.failed:
 				continue
-			ups = [(ADDR_UP, UP_TLS_PORT, 53)]
-			try:
-				p = self.start_system(name, ups, ns=NS_RES, tag="-quiet")
-			except Exception as e:
-				log("round %d quiet: %s" % (rnd, e))
-				continue
-			try:
-				c0 = self.counters(up)
-				out = in_ns(NS_RES, "quiet", p.port, o.quiet_warm, o.quiet)
-				c1 = self.counters(up)
-				q = json.loads(out.stdout)
-				warm = [t for rc, t in q["warm"][2:] if rc == 0]
-				rc, first = q["first"]
-				rec = {"round": rnd, "scenario": "quiet", "system": name,
-					"warm_ms": statistics.median(warm) * 1000 if warm else None,
-					"first_ms": first * 1000 if rc == 0 else None,
-					"first_rcode": rc,
-					"after_ms": [t * 1000 for _, t in q["after"]],
-					"hs_new": c1["new"] - c0["new"],
-					"hs_resumed": c1["resumed"] - c0["resumed"]}
-				self.records.append(rec)
-				with open(os.path.join(o.out, "raw.jsonl"), "a") as f:
-					f.write(json.dumps(rec) + "\n")
-				log("round %d quiet    %-15s warm %.1fms first %s hs %d+%d" %
-					(rnd, name, rec["warm_ms"] or -1, rec["first_ms"],
-					rec["hs_new"], rec["hs_resumed"]))
-			finally:
-				p.stop()
-			# failover: the dead primary first, the live one second; the
-			# measurement starts as soon as the port is open, so finding
-			# out that the primary is dead is part of it
-			ups = [(ADDR_DEAD, UP_TLS_PORT, 53), (ADDR_UP, UP_TLS_PORT, 53)]
-			try:
-				p = self.start_system(name, ups, ns=NS_RES, tag="-fail",
-					ready=False)
-			except Exception as e:
-				log("round %d failover: %s" % (rnd, e))
-				continue
-			try:
-				c0 = self.counters(up)
-				r = dnsperf(p.port, self.work + "/q-fail.txt",
-					duration=o.fail_duration, clients=2, outstanding=500,
-					rate=o.fail_rate, verbose=True, ns=NS_RES, timeout=3)
-				c1 = self.counters(up)
-				self.record(rnd, "failover", name, r, 0.0, c0, c1,
-					alive=p.alive())
-			finally:
-				p.stop()
+			for sc, fn in (("quiet", self.quiet_one),
+					("failover", self.failover_one)):
+				if sc not in scen:
+					continue
+				try:
+					fn(rnd, name, up)
+				except Exception as e:
+					# one broken measurement must not end the run
+					log("round %d %s %s: error %r" % (rnd, sc, name, e))
+
+	def quiet_one(self, rnd, name, up):
+		o = self.o
+		ups = [(ADDR_UP, UP_TLS_PORT, 53)]
+		try:
+			p = self.start_system(name, ups, ns=NS_RES, tag="-quiet")
+		except Exception as e:
+			log("round %d quiet: %s" % (rnd, e))
+			return
+		try:
+			c0 = self.counters(up)
+			out = in_ns(NS_RES, "quiet", p.port, o.quiet_warm, o.quiet)
+			c1 = self.counters(up)
+			q = json.loads(out.stdout)
+			warm = [t for rc, t in q["warm"][2:] if rc == 0]
+			rc, first = q["first"]
+			rec = {"round": rnd, "scenario": "quiet", "system": name,
+				"warm_ms": statistics.median(warm) * 1000 if warm else None,
+				"first_ms": first * 1000 if rc == 0 else None,
+				"first_rcode": rc,
+				"after_ms": [t * 1000 for _, t in q["after"]],
+				"hs_new": c1["new"] - c0["new"],
+				"hs_resumed": c1["resumed"] - c0["resumed"],
+				"path": self.path_kind}
+			self.records.append(rec)
+			with open(os.path.join(o.out, "raw.jsonl"), "a") as f:
+				f.write(json.dumps(rec) + "\n")
+			log("round %d quiet    %-15s warm %.1fms first %s hs %d+%d" %
+				(rnd, name, rec["warm_ms"] or -1, rec["first_ms"],
+				rec["hs_new"], rec["hs_resumed"]))
+		finally:
+			p.stop()
+
+	def failover_one(self, rnd, name, up):
+		o = self.o
+		# failover: the dead primary first, the live one second; the
+		# measurement starts as soon as the port is open, so finding
+		# out that the primary is dead is part of it
+		ups = [(ADDR_DEAD, UP_TLS_PORT, 53), (ADDR_UP, UP_TLS_PORT, 53)]
+		try:
+			p = self.start_system(name, ups, ns=NS_RES, tag="-fail",
+				ready=False)
+		except Exception as e:
+			log("round %d failover: %s" % (rnd, e))
+			return
+		try:
+			c0 = self.counters(up)
+			r = dnsperf(p.port, self.work + "/q-fail.txt",
+				duration=o.fail_duration, clients=2, outstanding=500,
+				rate=o.fail_rate, verbose=True, ns=NS_RES, timeout=3)
+			c1 = self.counters(up)
+			self.record(rnd, "failover", name, r, 0.0, c0, c1,
+				alive=p.alive())
+		finally:
+			p.stop()
 
 
 # ---------------------------------------------------------------- report
@@ -770,6 +803,7 @@ def main_table(L, b, names, qps, sel):
 		"| resolver busy | CPU µs/query (rate) | p50 / p99 ms (rate) "
 		"| handshakes /100k (new+resumed) | SERVFAIL | lost |")
 	L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	low = []
 	for n in names:
 		mx = sel("max", n)
 		rt = sel("rate", n)
@@ -801,7 +835,15 @@ def main_table(L, b, names, qps, sel):
 			fmt((hn + hr) * 1e5 / done if done else None, "%.1f"),
 			fmt(hn * 1e5 / done if done else None, "%.1f"),
 			fmt(hr * 1e5 / done if done else None, "%.1f"), sf, lost))
+		threads = SYSTEMS[n][1]
+		if busy is not None and busy < 0.8 * threads:
+			low.append(n)
 	L.append("")
+	if low:
+		L.append("Resolver busy well below 100%% of its core(s): %s limited "
+			"by the load side or by CPU contention; read their qps as a "
+			"lower bound." % ", ".join(low))
+		L.append("")
 
 
 def report(b, started, opts):
@@ -809,12 +851,15 @@ def report(b, started, opts):
 	def sel(scen, name):
 		return [r for r in recs if r["scenario"] == scen and
 			r["system"] == name]
-	names = [n for n in opts.systems_list]
+	seen = set(b.failed) | {r["system"] for r in recs
+		if r["scenario"] == "max"}
+	names = [n for n in SYSTEMS if n in seen]
 	qps = {n: med([r["ok_qps"] for r in sel("max", n)]) for n in names}
 	L = []
 	L.append("# dotpool benchmark, %s" % started)
 	L.append("")
-	L.append("Command: `%s`  " % opts.command)
+	for line in opts.commands:
+		L.append("Command: `%s`  " % line)
 	L.append("Rounds: %d, order rotated each round. max: %ss saturating "
 		"(dnsperf -c %d -q %d); rate: %d qps for %ss; resolver pinned to "
 		"CPU %s, dnsperf and upstream to CPU %s (t2 rows: unpinned).  " %
@@ -843,7 +888,7 @@ def report(b, started, opts):
 	qs = [n for n in DOT_SYSTEMS if sel("quiet", n)]
 	if qs:
 		L.append("Quiet period (%s; upstream idle timeout %ss, quiet %ss; "
-			"median over rounds):" % (getattr(b, "path_kind", "?"),
+			"median over rounds):" % (sel("quiet", qs[0])[0].get("path", "?"),
 			opts.up_idle, opts.quiet))
 		L.append("")
 		L.append("| system | warm query ms | first after quiet ms | "
@@ -987,9 +1032,9 @@ def main():
 	r.add_argument("--warmup", type=float, default=float(env("BENCH_WARMUP", 1)))
 	r.add_argument("--rate", type=int, default=int(env("BENCH_RATE", 2000)))
 	r.add_argument("--rate-duration", type=float,
-		default=float(env("BENCH_RATE_DURATION", 6)))
+		default=float(env("BENCH_RATE_DURATION", 5)))
 	r.add_argument("--floor-duration", type=float,
-		default=float(env("BENCH_FLOOR_DURATION", 4)))
+		default=float(env("BENCH_FLOOR_DURATION", 3)))
 	r.add_argument("--clients", type=int, default=int(env("BENCH_CLIENTS", 10)))
 	r.add_argument("--outstanding", type=int,
 		default=int(env("BENCH_OUTSTANDING", 200)))
@@ -1010,12 +1055,15 @@ def main():
 	r.add_argument("--fail-rate", type=int,
 		default=int(env("BENCH_FAIL_RATE", 200)))
 	r.add_argument("--fail-duration", type=int,
-		default=int(env("BENCH_FAIL_DURATION", 5)))
+		default=int(env("BENCH_FAIL_DURATION", 4)))
 	r.add_argument("--ready-timeout", type=float, default=8)
 	r.add_argument("--dotpool-conf", default=env("BENCH_DOTPOOL_CONF", ""),
 		help="key: value lines for the dotpool: section of dotpool's "
 		"settings file, separated by \\n")
 	r.add_argument("--out", default=env("BENCH_OUT", ""))
+	r.add_argument("--append", action="store_true",
+		help="keep the records already in OUT/raw.jsonl and report them "
+		"together with this run's (e.g. other scenarios run earlier)")
 	r.add_argument("--command", default=env("BENCH_COMMAND",
 		" ".join(sys.argv)))
 	a = ap.parse_args()
@@ -1035,14 +1083,26 @@ def main():
 			datetime.datetime.utcnow().strftime("%Y-%m-%d"))
 	os.makedirs(a.out, exist_ok=True)
 	raw = os.path.join(a.out, "raw.jsonl")
-	if os.path.exists(raw):
+	old = []
+	if a.append and os.path.exists(raw):
+		with open(raw) as f:
+			old = [json.loads(line) for line in f if line.strip()]
+	elif os.path.exists(raw):
 		os.rename(raw, raw + ".prev")
 	a.systems_list = [s for s in a.systems.split(",") if s]
 	for s in a.systems_list:
 		if s not in SYSTEMS:
 			sys.exit("unknown system %s (known: %s)" % (s, ", ".join(SYSTEMS)))
 	scen = set(a.scenarios.split(","))
+	cmdlog = os.path.join(a.out, "commands.txt")
+	prev = []
+	if a.append and os.path.exists(cmdlog):
+		prev = [l.rstrip("\n") for l in open(cmdlog) if l.strip()]
+	a.commands = prev + ["%s (started %s)" % (a.command, started)]
+	with open(cmdlog, "w") as f:
+		f.write("\n".join(a.commands) + "\n")
 	b = Bench(a)
+	b.records.extend(old)
 	def on_signal(*_):
 		raise KeyboardInterrupt
 	signal.signal(signal.SIGTERM, on_signal)
@@ -1070,7 +1130,7 @@ def main():
 				order = ds[k:] + ds[:k]
 				log("round %d/%d (emulated path): %s" % (rnd, a.rounds,
 					" ".join(order)))
-				b.run_path_round(rnd, order, up)
+				b.run_path_round(rnd, order, up, scen)
 			up.stop()
 	except KeyboardInterrupt:
 		log("interrupted; reporting what was measured")
