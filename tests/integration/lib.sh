@@ -49,7 +49,7 @@
 set -u -o pipefail
 
 DP_TEST=$(basename "$0" .sh)
-DP_TOP=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+DP_TOP=${top_srcdir:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)}
 DOTPOOL_MODULE=${DOTPOOL_MODULE:-$DP_TOP/.libs/dotpool.so}
 if [ -z "${UNBOUND_PREFIX:-}" ]; then
 	if [ -n "${UNBOUND_SRC:-}" ]; then
@@ -92,8 +92,13 @@ dp_skip() {
 }
 
 dp__dump_logs() {
-	local f
+	local f d
 	[ -d "${DP_TMP:-}" ] || return 0
+	for d in "$DP_TMP"/*/; do
+		[ -f "$d/pid" ] && [ ! -f "$d/status" ] || continue
+		kill -0 "$(cat "$d/pid")" 2>/dev/null && continue
+		printf '%s\n' "NOTE: $(basename "$d") (pid $(cat "$d/pid")) died without being stopped"
+	done
 	for f in "$DP_TMP"/*/unbound.log "$DP_TMP"/*/stderr \
 		"$DP_TMP"/*/valgrind.log; do
 		[ -s "$f" ] || continue
@@ -226,11 +231,16 @@ dp_pass() {
 # ---- ports -------------------------------------------------------------------
 
 # dp_free_port: print a port free for both TCP and UDP on 127.0.0.1 and ::1,
-# never one handed out before in this test.
+# never one handed out before in this test. Ports come from below the
+# kernel's ephemeral range (and the Unbound under test keeps its outgoing
+# ports above it), so a client socket cannot take one before its server.
 dp_free_port() {
-	local port i
+	local port i low
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range \
+		2>/dev/null) || low=32768
+	[ "${low:-0}" -gt 12000 ] 2>/dev/null || low=32768
 	for i in $(seq 1 50); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((10000 + RANDOM % (low - 10000)))
 		grep -qx "$port" "$DP_TMP/.ports" && continue
 		if python3 - "$port" <<'EOF' 2>/dev/null
 import socket, sys
@@ -565,6 +575,16 @@ dp_unbound_start() {
 		*) dp_fail "dp_unbound_start: bad option" ;;
 		esac
 	done
+	[ -x "$DP_UNBOUND" ] || dp_fail "the Unbound under test is not at \
+'$DP_UNBOUND': set UNBOUND_SRC (its ../prefix) or UNBOUND_PREFIX"
+	case " $mods " in
+	*" dynlib "*)
+		"$DP_UNBOUND" -V 2>/dev/null | grep -q '^Linked modules:.*dynlib' ||
+			dp_fail "$DP_UNBOUND was built without the dynlib module"
+		[ -f "$DOTPOOL_MODULE" ] ||
+			dp_fail "the module is not at '$DOTPOOL_MODULE' (build it first)"
+		;;
+	esac
 	dp_pki
 	mkdir -p "$d"
 	echo unbound >"$d/kind"
@@ -585,6 +605,7 @@ server:
 	use-syslog: no
 	log-time-ascii: yes
 	do-not-query-localhost: no
+	outgoing-port-avoid: 0-32767
 	local-zone: "test." nodefault
 	module-config: "$mods"
 EOF
@@ -616,7 +637,7 @@ EOF
 		[ "$DP_QUERY_TIME" -ge 10 ] || DP_QUERY_TIME=10
 		cmd=(valgrind --error-exitcode=97 --leak-check=full
 			--show-leak-kinds=definite --errors-for-leak-kinds=definite
-			--keep-debuginfo=yes --num-callers=40
+			--keep-debuginfo=yes --num-callers=40 --fullpath-after=
 			--log-file="$d/valgrind.log" "${cmd[@]}")
 	fi
 	# Never the system's settings file: an empty one unless -c was given.
@@ -700,28 +721,39 @@ $(head -n 60 "$DP_TMP/$n"/asan.*)"
 	[ "$rc" = 0 ] || dp_fail "$n: expected exit status 0 after stop, got $rc"
 }
 
-# dp_unbound_reload NAME: `unbound-control reload`; fails the test if the
-# command fails or the daemon dies.
+# dp_unbound_reload NAME: `unbound-control reload`, then wait until the
+# daemon answers again; fails the test if the command fails or it dies.
 dp_unbound_reload() {
 	dp_control "$1" reload >/dev/null 2>&1 ||
 		dp_fail "unbound-control reload failed for $1 (expected ok)"
-	assert_alive "$1" "after reload"
+	dp__wait_up "$1"
 }
 
-# dp_valgrind_errors NAME OBJECT: print the valgrind error records of NAME
-# whose stack mentions OBJECT (e.g. dotpool.so); nothing when clean.
+# dp_valgrind_errors NAME [ERE]: print the valgrind error records (and
+# definite leaks) of NAME with a stack frame matching ERE; nothing when
+# clean. The default ERE, $DP_MODULE_FRAMES, matches frames in the module:
+# its file name, or (with debug info; valgrind runs with --fullpath-after=)
+# a source path under module/.
+DP_MODULE_FRAMES='dotpool\.so|/module/[A-Za-z0-9_]+\.[ch]:[0-9]'
 dp_valgrind_errors() {
-	awk -v obj="$2" '
-		/^==[0-9]+== *$/ { if (rec ~ obj && rec ~ /(Invalid|uninit|Conditional|lost|Mismatched|overlap|Syscall)/) print rec; rec = ""; next }
+	DP_ERE=${2:-$DP_MODULE_FRAMES} awk '
+		function flush() {
+			if (rec ~ ENVIRON["DP_ERE"] && rec ~ kinds) printf "%s", rec
+			rec = ""
+		}
+		BEGIN { kinds = "Invalid|uninitialised|Conditional jump|definitely lost|Mismatched|overlap|Syscall param|Source and destination" }
+		/^==[0-9]+== *$/ { flush(); next }
 		/^==[0-9]+== / { rec = rec $0 "\n" }
-		END { if (rec ~ obj && rec ~ /(Invalid|uninit|Conditional|lost|Mismatched|overlap|Syscall)/) print rec }
+		END { flush() }
 	' "$DP_TMP/$1/valgrind.log"
 }
 
 # ---- was it dotpool? -----------------------------------------------------------
 # The module logs "dotpool: loaded" at start-up (verbosity 1) and, at
-# verbosity 2, "dotpool: connected to ADDR@PORT#NAME" per new upstream
-# connection. Unbound's own TLS forwarding logs neither.
+# verbosity 2, one line per new upstream connection naming it as
+# ADDR@PORT#NAME: "dotpool: connected to ADDR@PORT#NAME" or
+# "dotpool: ADDR@PORT#NAME: connected (...)". Unbound's own TLS forwarding
+# logs neither.
 
 # assert_dotpool_loaded NAME: the module announced itself in NAME's log.
 assert_dotpool_loaded() {
@@ -733,8 +765,10 @@ assert_dotpool_loaded() {
 # module of NAME opened to UPSTREAM's TLS port (as logged).
 dp_dotpool_connects() {
 	local a
-	a="dotpool: connected to 127.0.0.1@$(dp_get "$2" tls_port)#${3:-$DP_DOT_NAME}"
-	grep -cF -- "$a" "$(dp_get "$1" log)" 2>/dev/null
+	a="127.0.0.1@$(dp_get "$2" tls_port)#${3:-$DP_DOT_NAME}"
+	a=${a//./\\.}
+	grep -cE -- "dotpool: (connected to $a( |\$)|$a: connected)" \
+		"$(dp_get "$1" log)" 2>/dev/null
 }
 
 # assert_dotpool_carried NAME UPSTREAM [AUTHNAME]: NAME's queries to
@@ -742,7 +776,7 @@ dp_dotpool_connects() {
 assert_dotpool_carried() {
 	assert_dotpool_loaded "$1"
 	assert_ge "$(dp_dotpool_connects "$@")" 1 \
-		"dotpool connections from $1 to $2 logged as 'dotpool: connected to 127.0.0.1@$(dp_get "$2" tls_port)#${3:-$DP_DOT_NAME}'"
+		"dotpool connections from $1 to $2 logged as 'dotpool: connected to 127.0.0.1@$(dp_get "$2" tls_port)#${3:-$DP_DOT_NAME}' (or 'dotpool: <that>: connected')"
 }
 
 # ---- background jobs ----------------------------------------------------------------

@@ -51,7 +51,7 @@ check nodata.dotpool.test A NOERROR '' "$soa"
 check Www.DotPool.Test A NOERROR 'www.dotpool.test. A 192.0.2.1'
 
 assert_dotpool_carried dp up
-assert_no_grep "$(dp_get native log)" 'dotpool' \
+assert_no_grep "$(dp_get native log)" 'dotpool:' \
 	"the native Unbound must not load the module"
 assert_alive dp "dotpool Unbound after the queries"
 dp_pass

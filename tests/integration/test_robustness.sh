@@ -4,8 +4,8 @@
 # names, a CNAME chain) while `unbound-control reload` runs five times and
 # `flush_requestlist` drops what is in flight; then a clean stop. The
 # daemon stays up throughout, still answers at the end, exits 0 with no
-# valgrind error (nor definite leak), none in dotpool.so, and logs no
-# assertion or fatal error.
+# valgrind error or definite leak (none in the module's frames in
+# particular), and logs no assertion or fatal error.
 . "$(dirname "$0")/lib.sh"
 dp_require dig openssl python3 valgrind "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +19,8 @@ dp_query "$port" www.dotpool.test A
 assert_eq NOERROR "$DP_RCODE" "www/A before the load starts"
 
 # query_loop: bursts of 8 new names plus two cached ones until told to stop;
-# one line per burst with the number answered.
+# one line per burst: how many of the 8 were answered. Timeouts are
+# expected while Unbound reloads.
 query_loop() {
 	while [ ! -e "$DP_TMP/stop" ]; do
 		python3 "$here/burst.py" "$port" 8 wild.dotpool.test 1.5 |
@@ -29,6 +30,7 @@ query_loop() {
 		dig @127.0.0.1 -p "$port" +tries=1 +time=1 c1.dotpool.test AAAA \
 			>/dev/null 2>&1
 	done
+	return 0
 }
 dp_spawn load query_loop
 sleep 1
@@ -43,7 +45,8 @@ sleep 0.5
 assert_alive dp "Unbound after flush_requestlist"
 touch "$DP_TMP/stop"
 dp_spawn_wait load
-assert_eq 0 "$(dp_get load status)" "exit status of the query loop"
+bursts=$(grep -c '^[0-9][0-9]*$' "$DP_TMP/load/stdout")
+assert_ge "$bursts" 3 "query bursts sent during the reloads"
 answered=$(awk '{ s += $1 } END { print s + 0 }' "$DP_TMP/load/stdout")
 assert_ge "$answered" 1 "queries of the load answered during the reloads"
 
@@ -57,11 +60,11 @@ assert_ge "$loads" 6 "'dotpool: loaded' lines (start + 5 reloads)"
 assert_dotpool_carried dp up
 
 dp_unbound_stop dp
-errs=$(dp_valgrind_errors dp dotpool.so)
+errs=$(dp_valgrind_errors dp)
 assert_eq "" "$errs" "valgrind errors attributed to dotpool.so"
 assert_no_grep "$(dp_get dp log)" '[Aa]ssertion|[Ff]atal' \
 	"assertion or fatal error in the log"
 assert_grep "$(dp_get dp dir)/valgrind.log" 'ERROR SUMMARY: 0 errors' \
 	"valgrind's error summary"
-dp_log "$answered load queries answered; valgrind clean"
+dp_log "$answered of $((bursts * 8)) load queries answered; valgrind clean"
 dp_pass
