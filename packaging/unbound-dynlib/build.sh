@@ -80,7 +80,7 @@ awk '/^b\/unbound\/config.h:/{r=1} r&&/--with-dynlibmodule/{ok=1} /^$/{r=0}
 	die "--with-dynlibmodule is not in the daemon's configure rule"
 
 dist=$(dpkg-parsechangelog -S Distribution)
-DEBEMAIL=${DEBEMAIL:-dotpool@localhost} DEBFULLNAME=${DEBFULLNAME:-dotpool packaging} \
+DEBEMAIL=${DEBEMAIL:-maintainers@users.noreply.r-seed-0a8fc41d.example} DEBFULLNAME=${DEBFULLNAME:-dotpool maintainers} \
 	dch --local +dynlib --distribution "$dist" --force-distribution \
 	"Rebuild with --with-dynlibmodule, so that dynlib modules such as dotpool can be loaded." 2>/dev/null
 newversion=$(dpkg-parsechangelog -S Version)
