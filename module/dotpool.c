@@ -309,7 +309,7 @@ init(struct module_env* env, int id)
 				de->cfg->metrics_listen, err);
 			goto fail;
 		}
-		verbose(VERB_OPS, "dotpool: metrics on http://%s/metrics",
+		verbose(VERB_OPS, "dotpool: metrics endpoint on %s, path /metrics",
 			de->cfg->metrics_listen);
 	}
 	dm->dyn_env = de;
