@@ -391,7 +391,8 @@ class Bench:
 setSecurityPollSuffix('')
 setLocal('{ip}:{udp}')
 addACL('198.18.0.0/29')
-addTLSLocal('{ip}:{tls}', '{w}/upchain.pem', '{w}/up.key')
+addTLSLocal('{ip}:{tls}', '{w}/upchain.pem', '{w}/up.key',
+	{{maxInFlight=1024}})
 setMaxTCPClientThreads(2)
 setMaxTCPQueuedConnections(10000)
 setTCPRecvTimeout({idle})
@@ -601,6 +602,8 @@ upstream_recursive_servers:
 			cpus=load_cpus)
 		answered = rw["completed"]
 		for scen in ("max", "rate"):
+			if scen not in o.scen:
+				continue
 			c0 = self.counters(up)
 			cpu0 = p.cpu()
 			if scen == "max":
@@ -627,7 +630,7 @@ upstream_recursive_servers:
 		self.records.append(rec)
 		with open(os.path.join(o.out, "raw.jsonl"), "a") as f:
 			f.write(json.dumps(rec) + "\n")
-		if name in FLOOR_SYSTEMS and threads == 1:
+		if "floor" in o.scen and name in FLOOR_SYSTEMS and threads == 1:
 			dnsperf(p.port, w + "/q-floor.txt", runs=1, clients=1,
 				outstanding=20, cpus=load_cpus)
 			cpu0 = p.cpu()
@@ -1093,7 +1096,7 @@ def main():
 	for s in a.systems_list:
 		if s not in SYSTEMS:
 			sys.exit("unknown system %s (known: %s)" % (s, ", ".join(SYSTEMS)))
-	scen = set(a.scenarios.split(","))
+	scen = a.scen = set(a.scenarios.split(","))
 	cmdlog = os.path.join(a.out, "commands.txt")
 	prev = []
 	if a.append and os.path.exists(cmdlog):
