@@ -7,7 +7,8 @@
 # yields a true answer); never a lying answer, never an empty NOERROR;
 # SERVFAIL only with FAULT_SERVFAIL_OK=1 (a healthy upstream exists).
 # Then a single-upstream variant for some faults: the true answer or
-# SERVFAIL, bounded.
+# SERVFAIL, bounded; and for quirky but honest servers (duplicate,
+# out-of-order, big) every answer, no SERVFAIL.
 #
 # FAULT_ONLY="wrong-id tc" runs just those faults (either variant);
 # FAULT_POLICY=round-robin runs them with that upstream policy instead of
@@ -68,7 +69,9 @@ mtls-required 0 --require-client-cert $DP_PKI/ca.pem
 keepalive-500 1 --keepalive 500 --fault idle-close:0.7
 "
 single="stall-after-handshake no-handshake garbage wrong-question
-reset-mid-frame tls-alert servfail slow-drip refuse-tcp"
+reset-mid-frame tls-alert servfail slow-drip refuse-tcp close-after:1"
+# quirky but honest: alone, it must still give every answer (no SERVFAIL)
+single_answer="duplicate out-of-order big"
 
 wanted() {
 	[ -z "${FAULT_ONLY:-}" ] && return 0
@@ -172,8 +175,15 @@ for fault in $single; do
 	wanted "$fault" || continue
 	df_ctl faulty set fault "$fault" >/dev/null
 	allow=none     # no address is a true answer from this server
-	case $fault in slow-drip) allow=$BAD ;; esac
+	case $fault in slow-drip | close-after:*) allow=$BAD ;; esac
 	run_case "single $fault" "$allow" "$(df_addr faulty)"
+done
+
+sf_opt=
+for fault in $single_answer; do
+	wanted "$fault" || continue
+	df_ctl faulty set fault "$fault" >/dev/null
+	run_case "single $fault" $BAD "$(df_addr faulty)"
 done
 
 df_stop_all
