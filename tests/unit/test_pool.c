@@ -452,6 +452,11 @@ struct treq {
 	struct treq* send_in_done;
 	/** result of that send */
 	int send_in_done_ret;
+	/** on an error, done() re-uses this request for this upstream once
+	 * (what the glue does on failover) */
+	struct dotpool_upstream* retry_up;
+	/** result of that send */
+	int retry_ret;
 };
 
 /** Log messages seen, and whether one named a query. */
@@ -492,6 +497,19 @@ treq_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 	if(t->send_in_done)
 		t->send_in_done_ret = dotpool_pool_send(req->up,
 			&t->send_in_done->r);
+	if(err != 0 && t->retry_up) {
+		struct dotpool_upstream* up = t->retry_up;
+		uint8_t* wire = req->wire;
+		size_t wlen = req->len;
+		t->retry_up = NULL;
+		memset(req, 0, sizeof(*req));
+		req->wire = wire;
+		req->len = wlen;
+		req->timeout_ms = 10000;
+		req->done = treq_done;
+		req->arg = t;
+		t->retry_ret = dotpool_pool_send(up, req);
+	}
 }
 
 /** Make a query for q<n>.example. A. */
@@ -802,6 +820,17 @@ test_wrong_name(void)
 		"pool: a verify failure backs the upstream off");
 	UNIT_CHECK(s->conns_open == 0, "pool: failed connection is gone");
 	check_at_rest(&w);
+
+	/* done() re-uses the request for the right name, as the glue's
+	 * failover does, from inside the pool's deferred-work callback */
+	start = completed;
+	treq_init(&t, 2, 10000);
+	t.retry_up = world_upstream(&w, AF_INET, "dot.test");
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
+		"pool: failed, then answered");
+	UNIT_CHECK(t.ndone == 2 && t.retry_ret == 0 && t.err == 0 && t.id_ok,
+		"pool: a request re-sent from its own done() is answered");
 	world_free(&w);
 }
 
@@ -1023,6 +1052,29 @@ test_queue(void)
 		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
 			"pool: queued request %d answered", i);
 	UNIT_CHECK(t[4].ndone == 0, "pool: refused request never completes");
+	dotpool_pool_cancel(&t[0].r);
+	UNIT_CHECK(t[0].ndone == 1, "pool: cancel of a finished request is a "
+		"no-op");
+	/* cancel one that waits for a connection */
+	treq_init(&t[4], 4, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[4].r) == 0 &&
+		dotpool_pool_send(w.up, &t[0].r) == 0, "pool: two more sent");
+	UNIT_CHECK(t[4].r.state == DOTPOOL_REQ_SENT &&
+		t[0].r.state == DOTPOOL_REQ_SENT, "pool: both on the wire");
+	treq_init(&t[1], 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0, "pool: third");
+	UNIT_CHECK(t[1].r.state == DOTPOOL_REQ_QUEUED &&
+		dotpool_upstream_stats(w.up)->queued == 1,
+		"pool: third waits: max_inflight on the only connection");
+	dotpool_pool_cancel(&t[1].r);
+	UNIT_CHECK(t[1].r.state == DOTPOOL_REQ_IDLE &&
+		dotpool_upstream_stats(w.up)->queued == 0,
+		"pool: a cancelled waiting request leaves the queue");
+	UNIT_CHECK(run_until(&w, &completed, start + 6, 15000),
+		"pool: the two sent answered");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(t[1].ndone == 0 && w.peer->queries == 6,
+		"pool: the cancelled waiting request was never sent");
 	UNIT_CHECK(w.peer->max_held == 2 && w.peer->accepted == 1,
 		"pool: never more than max_inflight on the connection");
 	check_at_rest(&w);
