@@ -51,9 +51,14 @@ const char* dotpool_req_state_str(enum dotpool_req_state s);
  * Called exactly once per dotpool_pool_send that returned 0, unless the
  * request is cancelled first.
  * @param req: the request; the pool no longer references it.
- * @param err: 0 when an answer arrived, else DOTPOOL_ETIMEOUT, ECLOSED
- *	(lost twice), ECONNECT-like DOTPOOL_EIO, DOTPOOL_ETLS, DOTPOOL_EVERIFY,
- *	DOTPOOL_EPROTO.
+ * @param err: 0 when an answer arrived, else: DOTPOOL_ETIMEOUT (its
+ *	timeout_ms passed, or no connection could be set up within
+ *	connect_timeout), DOTPOOL_ECLOSED (the connection was lost with the
+ *	query in flight, twice; a protocol error by the server counts as a
+ *	loss), DOTPOOL_EIO (TCP connect failed), DOTPOOL_ETLS (handshake
+ *	failed), DOTPOOL_EVERIFY (the server could not be authenticated).
+ *	Connection errors fail only the requests that were waiting for that
+ *	connection when no other connection to the upstream is left.
  * @param answer: the answer (borrowed, valid during the call), its ID and
  *	question already checked against the query; NULL on error.
  * @param len: answer length.
