@@ -15,8 +15,9 @@
 #   DOTPOOL_KEEP=1     keep the temp dir (its path is printed) for a post-mortem
 #   DOTPOOL_VALGRIND=1 run every Unbound under test under valgrind
 #   DOTPOOL_LSAN=1     preload libasan into the Unbound under test, for a module
-#                      built with ./configure --enable-sanitizers (leaks and
-#                      ASan reports go to <instance>/asan.*)
+#                      built with ./configure --enable-sanitizers (done anyway
+#                      when the module links libasan); leak and ASan reports
+#                      go to <instance>/asan.* and fail dp_unbound_stop
 #
 # API (all names start with dp_ or assert_; nothing else is defined):
 #   setup      dp_require TOOL...          skip (77) unless every tool exists
@@ -100,7 +101,7 @@ dp__dump_logs() {
 		printf '%s\n' "NOTE: $(basename "$d") (pid $(cat "$d/pid")) died without being stopped"
 	done
 	for f in "$DP_TMP"/*/unbound.log "$DP_TMP"/*/stderr \
-		"$DP_TMP"/*/valgrind.log; do
+		"$DP_TMP"/*/valgrind.log "$DP_TMP"/*/asan.*; do
 		[ -s "$f" ] || continue
 		printf '%s\n' "----- ${f#"$DP_TMP"/} (last 40 lines)"
 		tail -n 40 "$f"
@@ -131,7 +132,7 @@ assert_ge() {
 }
 # assert_match ERE TEXT WHAT
 assert_match() {
-	printf '%s\n' "$2" | grep -Eq -- "$1" && return 0
+	grep -Eq -- "$1" <<<"$2" && return 0
 	dp_fail "$3: expected text matching /$1/, got [$2]"
 }
 # assert_grep FILE ERE WHAT: some line of FILE matches
@@ -579,12 +580,19 @@ dp_unbound_start() {
 '$DP_UNBOUND': set UNBOUND_SRC (its ../prefix) or UNBOUND_PREFIX"
 	case " $mods " in
 	*" dynlib "*)
-		"$DP_UNBOUND" -V 2>/dev/null | grep -q '^Linked modules:.*dynlib' ||
+		grep -q '^Linked modules:.*dynlib' <<<"$("$DP_UNBOUND" -V 2>&1)" ||
 			dp_fail "$DP_UNBOUND was built without the dynlib module"
 		[ -f "$DOTPOOL_MODULE" ] ||
 			dp_fail "the module is not at '$DOTPOOL_MODULE' (build it first)"
 		;;
 	esac
+	# (grep reads a here-string: `ldd | grep -q` fails under pipefail
+	# when grep exits before ldd is done writing)
+	if [ "$vg" = 1 ] && grep -q libasan <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)"
+	then
+		dp_log "$n: the module is built with ASan; using it instead of valgrind"
+		vg=0
+	fi
 	dp_pki
 	mkdir -p "$d"
 	echo unbound >"$d/kind"
@@ -646,7 +654,10 @@ EOF
 		echo "# dotpool defaults (written by the test harness)" >"$dpconf"
 	fi
 	local -a envs=("DOTPOOL_CONF=$dpconf")
-	if [ "${DOTPOOL_LSAN:-0}" = 1 ]; then
+	# A module built with --enable-sanitizers cannot load unless the ASan
+	# runtime comes first: preload it then, even without DOTPOOL_LSAN=1.
+	if [ "${DOTPOOL_LSAN:-0}" = 1 ] || { [ "$vg" != 1 ] &&
+		grep -q libasan <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)"; }; then
 		envs+=("LD_PRELOAD=$(gcc -print-file-name=libasan.so)"
 			"ASAN_OPTIONS=detect_leaks=1:log_path=$d/asan:exitcode=96")
 	fi

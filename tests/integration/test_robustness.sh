@@ -59,12 +59,16 @@ loads=$(grep -c 'dotpool: loaded' "$(dp_get dp log)")
 assert_ge "$loads" 6 "'dotpool: loaded' lines (start + 5 reloads)"
 assert_dotpool_carried dp up
 
+# Exit 0, and no valgrind (or, for a module built with ASan, sanitizer)
+# report: dp_unbound_stop fails the test otherwise.
 dp_unbound_stop dp
-errs=$(dp_valgrind_errors dp)
-assert_eq "" "$errs" "valgrind errors attributed to dotpool.so"
 assert_no_grep "$(dp_get dp log)" '[Aa]ssertion|[Ff]atal' \
 	"assertion or fatal error in the log"
-assert_grep "$(dp_get dp dir)/valgrind.log" 'ERROR SUMMARY: 0 errors' \
-	"valgrind's error summary"
-dp_log "$answered of $((bursts * 8)) load queries answered; valgrind clean"
+if [ -f "$(dp_get dp dir)/valgrind" ]; then
+	errs=$(dp_valgrind_errors dp)
+	assert_eq "" "$errs" "valgrind errors in the module's frames"
+	assert_grep "$(dp_get dp dir)/valgrind.log" 'ERROR SUMMARY: 0 errors' \
+		"valgrind's error summary"
+fi
+dp_log "$answered of $((bursts * 8)) load queries answered; memory checks clean"
 dp_pass
