@@ -51,6 +51,10 @@ check nodata.dotpool.test A NOERROR '' "$soa"
 check Www.DotPool.Test A NOERROR 'www.dotpool.test. A 192.0.2.1'
 
 assert_dotpool_carried dp up
+# Privacy: at verbosity 2 the module's own lines name no query.
+assert_no_grep "$(dp_get dp log)" \
+	'dotpool:.*(www|c[123]|nodata|nx-[0-9]+)\.dotpool\.test' \
+	"query names in dotpool's log lines below verbosity 3"
 assert_no_grep "$(dp_get native log)" 'dotpool:' \
 	"the native Unbound must not load the module"
 assert_alive dp "dotpool Unbound after the queries"

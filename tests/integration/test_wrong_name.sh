@@ -46,6 +46,8 @@ dp_pcap_has_name "$(dp_get cap2 pcap)" "$qname" ||
 	dp_fail "the query name should be visible on the client's plain DNS leg"
 
 assert_dotpool_loaded dp
+assert_no_grep "$(dp_get dp log)" "dotpool:.*$qname" \
+	"the query name in dotpool's log lines below verbosity 3"
 assert_grep "$(dp_get dp log)" "dotpool.*127\.0\.0\.1@$tls_port#wrong\.name\.test" \
 	"a dotpool log line naming the upstream that failed authentication"
 dp_pass
