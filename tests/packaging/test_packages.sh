@@ -176,6 +176,8 @@ server:
 	tls-cert-bundle: "/etc/dotpool-test/ca.pem"
 	do-not-query-localhost: no
 	domain-insecure: "dotpool.test."
+	# test. is one of Unbound's default (RFC 6761) local zones
+	local-zone: "test." nodefault
 dynlib:
 	dynlib-file: "$module"
 remote-control:
@@ -201,10 +203,39 @@ for _ in $(seq 1 50); do
 done
 log=$root/etc/dotpool-test/unbound.log
 [ "$answer" = 192.0.2.53 ] ||
-	{ tail -n 30 "$log" 2>/dev/null; fail "www.dotpool.test did not resolve through the installed unbound+dotpool (got '$answer')"; }
+	{ grep -iE "error|fail|dotpool|dynlib|warn" "$log" 2>/dev/null | tail -n 30
+	  fail "www.dotpool.test did not resolve through the installed unbound+dotpool (got '$answer')"; }
 grep -q "load library.*dotpool\.so\|dynlibmod.*dotpool\.so" "$log" ||
 	{ grep -i dynlib "$log" | head; fail "the log does not show dotpool.so being loaded"; }
+grep -q "dotpool: loaded, 1 TLS forward zone" "$log" ||
+	{ grep -i dotpool "$log" | head; fail "dotpool did not log that it took the TLS forward zone"; }
 stamp "resolved www.dotpool.test -> $answer via 127.0.0.1@$res_port (installed unbound $v_unbound + dotpool) -> DoT 127.0.0.1@$up_port (stock unbound)"
+
+# ---- 7. the ABI guard: the packaged module refuses another Unbound build ------
+# The project's dev Unbound (scripts/unbound-dynlib.sh) is the same version
+# with another configure line: the module must refuse to load into it.
+dev_unbound=
+for u in "$top"/.cache/unbound-*/prefix/sbin/unbound; do
+	[ -x "$u" ] && { dev_unbound=$u; break; }
+done
+if [ -n "$dev_unbound" ] && "$dev_unbound" -V | grep -q dynlib; then
+	guard_port=$(pick_port)
+	sed -e "s|127.0.0.1@$res_port|127.0.0.1@$guard_port|" \
+		-e "s|\"/etc/dotpool-test|\"$root/etc/dotpool-test|g" \
+		-e "s|dynlib-file: \"$module\"|dynlib-file: \"$root$module\"|" \
+		-e "s|logfile: .*|logfile: \"\"|" \
+		"$root/etc/dotpool-test/unbound.conf" >"$tmp/guard.conf"
+	if guard_out=$(timeout 10 "$dev_unbound" -d -c "$tmp/guard.conf" 2>&1); then
+		fail "the packaged module loaded into another Unbound build ($dev_unbound)"
+	fi
+	if grep -q "dotpool: " <<<"$guard_out"; then
+		stamp "ABI guard: the packaged module refuses $dev_unbound: $(grep -m1 'dotpool: ' <<<"$guard_out" | sed 's/^.*dotpool: /dotpool: /' | cut -c1-160)"
+	else
+		fail "another Unbound build did not start, but not because of dotpool: $(tail -n 5 <<<"$guard_out")"
+	fi
+else
+	say "no dev dynlib Unbound under .cache: ABI guard check skipped"
+fi
 
 [ "$(sha256sum /usr/sbin/unbound | cut -d' ' -f1)" = "$stock_sum" ] ||
 	fail "the host's /usr/sbin/unbound changed"
