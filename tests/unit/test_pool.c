@@ -110,6 +110,10 @@ struct peer {
 	int keepalive;
 	/** do not read from connections (their queries pile up) */
 	int paused;
+	/** answers of the maximal frame size */
+	int big;
+	/** every answer twice */
+	int duplicate;
 	/* counters */
 	/** connections accepted */
 	int accepted;
@@ -174,7 +178,7 @@ pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
 static void
 pconn_answer_held(struct pconn* pc)
 {
-	uint8_t out[65536];
+	static uint8_t out[4 * 65538];
 	size_t olen = 0;
 	int i, k;
 	for(k = 0; k < pc->nheld; k++) {
@@ -211,7 +215,21 @@ pconn_answer_held(struct pconn* pc)
 			olen += 2;
 			continue;
 		}
+		if(pc->peer->big && olen + 65537 <= sizeof(out)) {
+			/* the largest frame: the answer padded with trailing
+			 * bytes the transport must carry untouched */
+			memset(out + olen + 2 + pc->heldlen[i], 0xab,
+				65535 - pc->heldlen[i]);
+			out[olen] = out[olen + 1] = 0xff;
+			olen += 2 + 65535;
+			continue;
+		}
 		olen += 2 + pc->heldlen[i];
+		if(pc->peer->duplicate && olen * 2 <= sizeof(out)) {
+			size_t l = 2 + pc->heldlen[i];
+			memcpy(out + olen, out + olen - l, l);
+			olen += l;
+		}
 	}
 	for(i = 0; i < pc->nheld; i++)
 		free(pc->held[i]);
@@ -452,6 +470,8 @@ struct treq {
 	struct treq* send_in_done;
 	/** result of that send */
 	int send_in_done_ret;
+	/** length of the answer */
+	size_t alen;
 	/** on an error, done() re-uses this request for this upstream once
 	 * (what the glue does on failover) */
 	struct dotpool_upstream* retry_up;
@@ -485,6 +505,7 @@ treq_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 	t->ndone++;
 	t->err = err;
 	completed++;
+	t->alen = len;
 	if(err == 0) {
 		t->id_ok = answer && len >= 12 &&
 			dotpool_wire_match(t->wire, t->r.len, answer, len) ==
@@ -1021,6 +1042,51 @@ test_bad_answers(void)
 		"connection");
 	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_BACKOFF,
 		"pool: protocol errors count against health");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** Largest frames are reassembled; duplicate answers are dropped. */
+static void
+test_big_and_duplicate(void)
+{
+	struct world w;
+	struct treq t[3];
+	int i, start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->big = 1;
+	w.peer->hold = 3;
+	for(i = 0; i < 3; i++) {
+		treq_init(&t[i], i, 10000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0, "pool: send");
+	}
+	UNIT_CHECK(run_until(&w, &completed, start + 3, 15000),
+		"pool: three answered");
+	for(i = 0; i < 3; i++)
+		UNIT_CHECKF(t[i].err == 0 && t[i].id_ok && t[i].alen == 65535,
+			"conn: 65535-byte answer %d delivered whole (%zu)", i,
+			t[i].alen);
+	world_free(&w);
+
+	start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->duplicate = 1;
+	w.peer->hold = 2;
+	for(i = 0; i < 2; i++) {
+		treq_init(&t[i], i, 10000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0, "pool: send");
+	}
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
+		"pool: two answered");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(t[0].ndone == 1 && t[1].ndone == 1 && t[0].err == 0 &&
+		t[1].err == 0, "pool: each answered exactly once");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->dropped == 2 &&
+		dotpool_upstream_stats(w.up)->err_proto == 0,
+		"pool: duplicates dropped, connection kept");
+	UNIT_CHECK(w.up->conns != NULL, "pool: connection still open");
 	check_at_rest(&w);
 	world_free(&w);
 }
@@ -1648,6 +1714,7 @@ main(void)
 		{ "timeout_late_answer", test_timeout_late_answer },
 		{ "peer_close_resend", test_peer_close_resend },
 		{ "bad_answers", test_bad_answers },
+		{ "big_and_duplicate", test_big_and_duplicate },
 		{ "queue", test_queue },
 		{ "idle_close_by_peer", test_idle_close_by_peer },
 		{ "cancel_in_done", test_cancel_in_done },
