@@ -79,10 +79,12 @@ DP_QUERY_TIME=${DP_QUERY_TIME:-3}
 # dp_log MSG...: progress line on stdout (make check keeps it in the .log).
 dp_log() { printf '[%s] %s\n' "$DP_TEST" "$*"; }
 
-# dp_fail MSG...: report a failed expectation, show the logs, exit 1.
+# dp_fail MSG...: report a failed expectation, show the logs, exit 1. Also
+# from inside $(...): the test's main shell is told to exit too.
 dp_fail() {
 	printf '[%s] FAIL: %s\n' "$DP_TEST" "$*" >&2
 	dp__dump_logs >&2
+	[ "$BASHPID" != "$$" ] && kill -USR1 "$$" 2>/dev/null
 	exit 1
 }
 
@@ -172,10 +174,15 @@ DP_CA=$DP_PKI/ca.pem
 : >"$DP_TMP/.pids"
 : >"$DP_TMP/.ports"
 
+# dp__ours PID: PID is running and is still our child (not a reused pid).
+dp__ours() {
+	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]
+}
+
 dp__cleanup() {
 	local rc=$? pid name left=
 	while read -r pid name; do
-		if kill -0 "$pid" 2>/dev/null; then
+		if dp__ours "$pid"; then
 			left="$left $name($pid)"
 			kill -TERM "$pid" 2>/dev/null
 		fi
@@ -183,7 +190,7 @@ dp__cleanup() {
 	if [ -n "$left" ]; then
 		sleep 1
 		while read -r pid name; do
-			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+			dp__ours "$pid" && kill -KILL "$pid" 2>/dev/null
 		done <"$DP_TMP/.pids"
 		if [ "$rc" = 0 ]; then
 			printf '[%s] FAIL: processes left running at exit:%s\n' \
@@ -205,6 +212,7 @@ dp__cleanup() {
 }
 trap dp__cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 1' USR1
 
 dp__register() { printf '%s %s\n' "$1" "$2" >>"$DP_TMP/.pids"; }
 
