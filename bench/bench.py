@@ -1052,7 +1052,7 @@ def main():
 	r.add_argument("--res-cpus", default=env("BENCH_RES_CPUS", "1"))
 	r.add_argument("--load-cpus", default=env("BENCH_LOAD_CPUS", "0"))
 	r.add_argument("--up-idle", type=int, default=int(env("BENCH_UP_IDLE", 2)))
-	r.add_argument("--quiet", type=float, default=float(env("BENCH_QUIET", 4)))
+	r.add_argument("--quiet", type=float, default=float(env("BENCH_QUIET", 3)))
 	r.add_argument("--quiet-warm", type=int, default=10)
 	r.add_argument("--delay-ms", type=int, default=int(env("BENCH_DELAY_MS", 10)))
 	r.add_argument("--fail-rate", type=int,
