@@ -10,8 +10,9 @@
 # and the run ends at t=24. Prints per-second counts of answers from the
 # primary / secondary, SERVFAIL, timeouts and wrong answers, then a summary.
 # Exits 1 if any query failed (SERVFAIL, timeout, wrong answer) while the
-# secondary was healthy (it always is), or if traffic did not return to the
-# primary (>= 90% of the answers of the last 4 s).
+# secondary was healthy (it always is), if the primary did not carry the
+# traffic before the kill (>= 90%: it is the first forward-addr), or if
+# traffic did not return to it (>= 90% of the answers of the last 4 s).
 #
 # Knobs: SCENARIO_QPS (50), SCENARIO_SCALE (1: multiply the phase lengths),
 # SCENARIO_CONF (a dotpool settings file instead of the built-in one).
@@ -112,6 +113,7 @@ def phase(t):
 rows = {}
 tot = {"P": 0, "S": 0, "SERVFAIL": 0, "TIMEOUT": 0, "wrong": 0}
 bad = []
+perq = []
 end = 0.0
 for line in open(load):
     t, name, rcode, addrs, ms = line.split()
@@ -131,6 +133,7 @@ for line in open(load):
         k = "wrong"
     r[k] += 1
     tot[k] += 1
+    perq.append((t, k))
     r["max"] = max(r["max"], ms)
     if k not in ("P", "S"):
         bad.append("%6.2f %s %s %s %s ms" % (t, name, rcode, addrs, ms))
@@ -148,11 +151,19 @@ last = [rows[s] for s in rows if s >= int(end) - 3]
 lp = sum(r["P"] for r in last)
 la = sum(r["P"] + r["S"] for r in last) or 1
 back = lp / la >= 0.9
-ok = not bad and back
+# before the kill, policy ordered sends everything to the primary (the
+# queries sent in the last 0.2 s before it may meet the kill in flight)
+t_kill = [at for at, name in ev if name == "killed"][0]
+fp = sum(1 for t, k in perq if t < t_kill - 0.2 and k == "P")
+fa = sum(1 for t, k in perq if t < t_kill - 0.2 and k in ("P", "S")) or 1
+pref = fp / fa >= 0.9
+ok = not bad and back and pref
 print("summary: queries=%d primary=%d secondary=%d servfail=%d timeout=%d "
-      "wrong=%d back-to-primary=%s (%d%% of the last 4 s) -> %s" % (
+      "wrong=%d primary-first=%s (%d%% before the kill) "
+      "back-to-primary=%s (%d%% of the last 4 s) -> %s" % (
           sum(tot.values()), tot["P"], tot["S"], tot["SERVFAIL"],
-          tot["TIMEOUT"], tot["wrong"], "yes" if back else "no",
+          tot["TIMEOUT"], tot["wrong"], "yes" if pref else "no",
+          100 * fp // fa, "yes" if back else "no",
           100 * lp // la, "PASS" if ok else "FAIL"))
 sys.exit(0 if ok else 1)
 EOF
