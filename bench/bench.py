@@ -801,6 +801,32 @@ def fmt(x, spec="%.0f"):
 	return "n/a" if x is None else spec % x
 
 
+def round_ratio(sel, n, ref):
+	"""Median over rounds of n's answered qps / ref's in the same round."""
+	mine = {r["round"]: r["ok_qps"] for r in sel("max", n)}
+	theirs = {r["round"]: r["ok_qps"] for r in sel("max", ref)}
+	return med([mine[k] / theirs[k] for k in mine
+		if theirs.get(k)])
+
+
+def round_table(L, names, sel):
+	"""Answered qps of every round, to show how stable the medians are."""
+	rounds = sorted({r["round"] for n in names for r in sel("max", n)})
+	if len(rounds) < 2:
+		return
+	L.append("Answered qps per round (max scenario; rounds ran in rotated "
+		"order):")
+	L.append("")
+	L.append("| system | " + " | ".join("r%d" % k for k in rounds) + " |")
+	L.append("|---|" + "---:|" * len(rounds))
+	for n in names:
+		q = {r["round"]: r["ok_qps"] for r in sel("max", n)}
+		if q:
+			L.append("| %s | " % n + " | ".join(fmt(q.get(k))
+				for k in rounds) + " |")
+	L.append("")
+
+
 def main_table(L, b, names, qps, sel):
 	L.append("| system | answered qps (median) | min..max | / dotpool | / native DoT "
 		"| resolver busy | CPU µs/query (rate) | p50 / p99 ms (rate) "
@@ -815,8 +841,10 @@ def main_table(L, b, names, qps, sel):
 				b.failed.get(n, "no data")[:80].replace("|", "/")))
 			continue
 		q = qps[n]
-		ratio_dp = q / qps["dotpool"] if qps.get("dotpool") else None
-		ratio_nat = q / qps["unbound-dot"] if qps.get("unbound-dot") else None
+		# ratios within each round, then the median over rounds: a slow
+		# minute of the shared machine hits both sides of a ratio
+		ratio_dp = round_ratio(sel, n, "dotpool")
+		ratio_nat = round_ratio(sel, n, "unbound-dot")
 		busy = med([r["cpu_s"] / r["runtime"] for r in mx if r["runtime"]])
 		cpuq = med([r["cpu_s"] * 1e6 / r["completed"] for r in rt
 			if r["completed"]])
@@ -874,6 +902,7 @@ def report(b, started, opts):
 	L.append("")
 	if any(r["scenario"] == "max" for r in recs):
 		main_table(L, b, names, qps, sel)
+		round_table(L, names, sel)
 	fl = [n for n in FLOOR_SYSTEMS if sel("floor", n)]
 	if fl:
 		L.append("Cache-hit floor (the same %d names repeated, every answer "
