@@ -29,6 +29,7 @@
 #              dp_upstream_queries NAME    its total.num.queries counter
 #              dp_forward_tls ZONE NAME [AUTHNAME]   forward-zone clause text
 #              dp_forward_plain ZONE NAME            (plain DNS) clause text
+#              dp_blackhole_start NAME     DoT server that never answers
 #   under test dp_unbound_start NAME [options] <<EOF  server options, clauses
 #              dp_unbound_stop NAME        clean stop; fails the test if not
 #              dp_unbound_reload NAME, dp_control NAME ARGS..., dp_alive NAME
@@ -225,6 +226,7 @@ dp_pass() {
 		dp_alive "$name" || continue
 		case $(cat "$d/kind") in
 		capture) dp_capture_stop "$name" ;;
+		blackhole) dp__kill "$name" ;;
 		job) dp_fail "background job $name still running at the end" ;;
 		*) dp_unbound_stop "$name" ;;
 		esac
@@ -515,6 +517,27 @@ EOF
 		dp_fail "upstream $n config rejected: $(cat "$d/checkconf")"
 	dp__launch "$n" "$DP_STOCK_UNBOUND" -d -c "$d/unbound.conf"
 	dp__wait_up "$n"
+}
+
+# dp_blackhole_start NAME [CERT]: a DoT server on 127.0.0.1@<tls_port> that
+# completes TLS handshakes (certificate CERT, default good), reads queries
+# and never answers, so they stay in flight. dp_forward_tls works with it;
+# its event lines ("accept N", "handshake N", "closed N BYTES") are in
+# $DP_TMP/NAME/stdout.
+dp_blackhole_start() {
+	local n=$1 cert=${2:-good} d=$DP_TMP/$1 i
+	dp_pki
+	mkdir -p "$d"
+	echo blackhole >"$d/kind"
+	dp_free_port >"$d/tls_port"
+	dp__launch "$n" python3 "$DP_TOP/tests/integration/tls_blackhole.py" \
+		"$(cat "$d/tls_port")" "$DP_PKI/$cert.pem" "$DP_PKI/$cert.key"
+	for i in $(seq 1 $((DP_WAIT * 10))); do
+		grep -qx ready "$d/stdout" 2>/dev/null && return 0
+		dp_alive "$n" || dp_fail "blackhole $n failed: $(cat "$d/stderr")"
+		sleep 0.1
+	done
+	dp_fail "blackhole $n not ready within ${DP_WAIT}s"
 }
 
 # dp_upstream_queries NAME: print how many queries the upstream has received
@@ -874,6 +897,12 @@ dp_capture_start() {
 		sleep 0.1
 	done
 	dp_fail "dumpcap did not start capturing within ${DP_WAIT}s"
+}
+
+# dp__kill NAME: end a helper process (SIGTERM) and reap it.
+dp__kill() {
+	kill -TERM "$(dp_get "$1" pid)" 2>/dev/null
+	dp__wait_exit "$1"
 }
 
 # dp_capture_stop NAME: end the capture; the file is dp_get NAME pcap.

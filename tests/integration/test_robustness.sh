@@ -1,34 +1,57 @@
 #!/usr/bin/env bash
 # Unbound with dotpool survives its own life cycle under load, under
-# valgrind: two worker threads, a stream of queries (new names, cached
-# names, a CNAME chain) while `unbound-control reload` runs five times and
-# `flush_requestlist` drops what is in flight; then a clean stop. The
-# daemon stays up throughout, still answers at the end, exits 0 with no
-# valgrind error or definite leak (none in the module's frames in
-# particular), and logs no assertion or fatal error.
+# valgrind: two worker threads; queries parked on a DoT server that never
+# answers are dropped by `flush_requestlist`; then a stream of queries (new
+# names, cached names, a CNAME chain, more parked ones) runs while
+# `unbound-control reload` happens five times and the request list is
+# flushed again; then a clean stop. The daemon stays up throughout, still
+# answers at the end, exits 0 with no valgrind error or definite leak (none
+# in the module's frames in particular), and logs no assertion or fatal
+# error.
 . "$(dirname "$0")/lib.sh"
 dp_require dig openssl python3 valgrind "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
 here=$(cd "$(dirname "$0")" && pwd)
 
 dp_upstream_start up
+dp_blackhole_start hole
 dp_unbound_start dp -V -t 2 <<EOF2
 $(dp_forward_tls "$DP_ZONE" up)
+$(dp_forward_tls "slow.$DP_ZONE" hole)
 EOF2
 port=$(dp_get dp port)
 dp_query "$port" www.dotpool.test A
 assert_eq NOERROR "$DP_RCODE" "www/A before the load starts"
 
-# query_loop: bursts of 8 new names plus two cached ones until told to stop;
-# one line per burst: how many of the 8 were answered. Timeouts are
-# expected while Unbound reloads.
+# inflight: the daemon's request list, over all threads.
+inflight() {
+	dp_control dp stats_noreset |
+		sed -n 's/^total\.requestlist\.current\.all=//p'
+}
+
+# Queries parked on the blackhole are in flight; flushing drops them.
+dp_spawn parked python3 "$here/burst.py" "$port" 8 slow.dotpool.test 3
+sleep 0.5
+assert_ge "$(inflight)" 1 "queries in flight, parked on the blackhole"
+dp_control dp flush_requestlist >/dev/null ||
+	dp_fail "unbound-control flush_requestlist failed (expected ok)"
+assert_eq 0 "$(inflight)" "queries in flight after flush_requestlist"
+dp_spawn_wait parked
+assert_alive dp "Unbound after flushing parked queries"
+
+# query_loop: until told to stop, bursts of 8 new names (one line each: how
+# many were answered), 4 names parked on the blackhole, two cached names.
+# Timeouts are expected while Unbound reloads.
 query_loop() {
 	while [ ! -e "$DP_TMP/stop" ]; do
+		python3 "$here/burst.py" "$port" 4 slow.dotpool.test 1 \
+			>/dev/null &
 		python3 "$here/burst.py" "$port" 8 wild.dotpool.test 1.5 |
 			awk '$2 == 0 { n++ } END { print n + 0 }'
 		dig @127.0.0.1 -p "$port" +tries=1 +time=1 www.dotpool.test A \
 			>/dev/null 2>&1
 		dig @127.0.0.1 -p "$port" +tries=1 +time=1 c1.dotpool.test AAAA \
 			>/dev/null 2>&1
+		wait
 	done
 	return 0
 }
@@ -40,9 +63,9 @@ for i in 1 2 3 4 5; do
 	assert_alive dp "Unbound $i reload(s) into the query load"
 done
 dp_control dp flush_requestlist >/dev/null ||
-	dp_fail "unbound-control flush_requestlist failed (expected ok)"
+	dp_fail "unbound-control flush_requestlist under load failed (expected ok)"
 sleep 0.5
-assert_alive dp "Unbound after flush_requestlist"
+assert_alive dp "Unbound after flush_requestlist under load"
 touch "$DP_TMP/stop"
 dp_spawn_wait load
 bursts=$(grep -c '^[0-9][0-9]*$' "$DP_TMP/load/stdout")
@@ -58,6 +81,8 @@ assert_eq 192.0.2.7 "$(printf '%s\n' "$DP_ANSWER" | awk '{ print $3 }')" \
 loads=$(grep -c 'dotpool: loaded' "$(dp_get dp log)")
 assert_ge "$loads" 6 "'dotpool: loaded' lines (start + 5 reloads)"
 assert_dotpool_carried dp up
+assert_ge "$(dp_dotpool_connects dp hole)" 1 \
+	"dotpool connections to the blackhole (parked queries went out)"
 
 # Exit 0, and no valgrind (or, for a module built with ASan, sanitizer)
 # report: dp_unbound_stop fails the test otherwise.
