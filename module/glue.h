@@ -75,6 +75,10 @@ struct dotpool_q {
 	struct query_info qchase;
 	/** forward zone of qchase (copy in the region) */
 	struct delegpt* dp;
+	/** its forward-addrs in the order of the configuration */
+	struct delegpt_addr** targets;
+	/** number of targets */
+	int ntargets;
 	/** CNAME/DNAME rrsets to prepend to the final answer */
 	struct iter_prep_list* an_prepend_list;
 	/** last of an_prepend_list */
@@ -105,6 +109,8 @@ struct dotpool_q {
 	struct dotpool_upstream* up;
 	/** policy of the zone */
 	enum dotpool_policy policy;
+	/** authentication profile of the zone */
+	enum dotpool_profile profile;
 	/** hedge delay of the zone in ms, 0 = off */
 	unsigned hedge_delay;
 	/** the hedged second attempt */

@@ -38,6 +38,8 @@
 /** Most forward-addrs of one zone dotpool keeps track of per query. */
 #define DOTPOOL_MAX_UPSTREAMS 64
 
+static int set_zone(struct dotpool_q* dq, struct delegpt* dp);
+
 /** Unbound's clock in ms. */
 static uint64_t
 now_ms(struct module_env* env)
@@ -73,10 +75,12 @@ zone_settings(struct dotpool_env* de, struct dotpool_q* dq)
 	int i;
 	dq->policy = de->cfg->policy;
 	dq->hedge_delay = de->cfg->hedge_delay;
+	dq->profile = de->cfg->profile;
 	for(i = 0; i < de->num_zones; i++) {
 		if(query_dname_compare(de->zones[i].name, dq->dp->name) == 0) {
 			dq->policy = de->zones[i].cfg->policy;
 			dq->hedge_delay = de->zones[i].cfg->hedge_delay;
+			dq->profile = de->zones[i].cfg->profile;
 			return;
 		}
 	}
@@ -104,11 +108,10 @@ dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
 	dq = regional_alloc_zero(qstate->region, sizeof(*dq));
 	if(!dq)
 		return NULL;
-	/* env->fwds can change at run time: copy what we use now */
-	dq->dp = delegpt_copy(dp, qstate->region);
-	if(!dq->dp)
-		return NULL;
 	dq->qstate = qstate;
+	/* env->fwds can change at run time: copy what we use now */
+	if(set_zone(dq, dp) != 0)
+		return NULL;
 	dq->id = id;
 	dq->w = w;
 	zone_settings(de, dq);
@@ -321,26 +324,43 @@ restart(struct dotpool_q* dq)
 	return dq->restarts <= ie->max_query_restarts;
 }
 
-/** Count forward-addrs of the zone. */
+/**
+ * Copy the zone's forward zone and list its forward-addrs in the order of
+ * the configuration. The live delegpt has them in that order (Unbound
+ * prepends twice: reading the config, building the list), but copying a
+ * delegpt prepends once more, so the copy's list runs backwards: the
+ * addresses are copied from the live one, in its order.
+ * @return 0 on success, -1 out of memory.
+ */
 static int
-num_targets(struct delegpt* dp)
+set_zone(struct dotpool_q* dq, struct delegpt* dp)
 {
 	struct delegpt_addr* a;
-	int n = 0;
+	int n = 0, i;
+	if(!(dq->dp = delegpt_copy(dp, dq->qstate->region)))
+		return -1;
 	for(a = dp->target_list; a && n < DOTPOOL_MAX_UPSTREAMS;
 		a = a->next_target)
 		n++;
-	return n;
-}
-
-/** The i-th forward-addr. */
-static struct delegpt_addr*
-target_at(struct delegpt* dp, int i)
-{
-	struct delegpt_addr* a = dp->target_list;
-	while(a && i-- > 0)
-		a = a->next_target;
-	return a;
+	dq->targets = regional_alloc(dq->qstate->region,
+		(size_t)(n ? n : 1) * sizeof(*dq->targets));
+	if(!dq->targets)
+		return -1;
+	i = 0;
+	for(a = dp->target_list; a && i < n; a = a->next_target) {
+		/* own copies: the same address may appear with two names */
+		struct delegpt_addr* t = regional_alloc_init(
+			dq->qstate->region, a, sizeof(*a));
+		if(!t)
+			return -1;
+		t->next_target = t->next_usable = t->next_result = NULL;
+		if(a->tls_auth_name && !(t->tls_auth_name = regional_strdup(
+			dq->qstate->region, a->tls_auth_name)))
+			return -1;
+		dq->targets[i++] = t;
+	}
+	dq->ntargets = n;
+	return 0;
 }
 
 /** The upstream for a forward-addr in this worker's pool. */
@@ -370,6 +390,8 @@ upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
 	*ucfgp = ucfg;
 	up = dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
 		a->addrlen, a->tls_auth_name, ucfg);
+	if(up && (!ucfg || ucfg->profile < 0))
+		dotpool_upstream_set_profile(up, dq->profile);
 	if(up && !dotpool_upstream_zone(up)) {
 		char zone[LDNS_MAX_DOMAINLEN + 1];
 		dname_str(dq->dp->name, zone);
@@ -415,9 +437,9 @@ pick_upstream(struct dotpool_q* dq, struct dotpool_upstream** upp)
 	struct dotpool_upstream* ups[DOTPOOL_MAX_UPSTREAMS];
 	struct delegpt_addr* a;
 	int n = 0, i;
-	for(a = dq->dp->target_list; a && n < DOTPOOL_MAX_UPSTREAMS;
-		a = a->next_target, n++) {
+	for(n = 0; n < dq->ntargets; n++) {
 		const struct dotpool_upstream_cfg* ucfg = NULL;
+		a = dq->targets[n];
 		ups[n] = upstream_of(dq, a, &ucfg);
 		c[n].tried = (dq->tried & ((uint64_t)1 << n)) || !ups[n];
 		c[n].usable = ups[n] && dotpool_upstream_usable(ups[n]);
@@ -579,7 +601,7 @@ start_attempt(struct dotpool_q* dq, struct dotpool_req* req, int* curp,
 		if((i = pick_upstream(dq, &up)) < 0 || !up)
 			return -1;
 		dq->tried |= (uint64_t)1 << i;
-		a = target_at(dq->dp, i);
+		a = dq->targets[i];
 		if(!(wire = encode_query(dq, a, &len)))
 			return -1;
 		memset(req, 0, sizeof(*req));
@@ -625,7 +647,7 @@ static void
 hedge_arm(struct dotpool_q* dq)
 {
 	struct timeval tv;
-	if(dq->hedge_delay == 0 || dq->hedged || num_targets(dq->dp) < 2 ||
+	if(dq->hedge_delay == 0 || dq->hedged || dq->ntargets < 2 ||
 		dq->hedge_delay >= dq->req.timeout_ms)
 		return;
 	hedge_timer_stop(dq);
@@ -726,7 +748,7 @@ resolve(struct dotpool_q* dq)
 					module_wait_module;
 				return;
 			}
-			if(!(dq->dp = delegpt_copy(dp, dq->qstate->region))) {
+			if(set_zone(dq, dp) != 0) {
 				query_fail(dq, "out of memory");
 				return;
 			}
@@ -856,8 +878,8 @@ dotpool_query_result(struct dotpool_q* dq)
 	}
 	dotpool_upstream_report(dq->up, DOTPOOL_OUTCOME_OK);
 	sock_list_insert(&qstate->reply_origin,
-		&target_at(dq->dp, dq->cur)->addr,
-		target_at(dq->dp, dq->cur)->addrlen, qstate->region);
+		&dq->targets[dq->cur]->addr,
+		dq->targets[dq->cur]->addrlen, qstate->region);
 	if(type == RESPONSE_TYPE_ANSWER) {
 		if(!qstate->no_cache_store)
 			iter_dns_store(env, &msg->qinfo, msg->rep,
