@@ -71,7 +71,7 @@ DP_DOT_NAME=dot.dotpool.test
 DP_ZONE=dotpool.test
 # Seconds to wait for a daemon to come up or go away (valgrind is slow).
 DP_WAIT=${DP_WAIT:-20}
-# Seconds dp_query waits for an answer; raised to 10 once an instance runs
+# Seconds dp_query waits for an answer; raised to 15 once an instance runs
 # under valgrind.
 DP_QUERY_TIME=${DP_QUERY_TIME:-3}
 
@@ -579,7 +579,8 @@ dp_forward_plain() {
 #   -t N         num-threads (default 1)
 #   -v N         verbosity (default 2: dotpool logs each new connection)
 #   -c FILE      dotpool settings file, passed as DOTPOOL_CONF (default:
-#                an empty file, so the system's file is never read)
+#                the defaults, so the system's file is never read; under
+#                valgrind with connect/attempt/query timeouts of 10/4/12 s)
 #   -N           no tls-cert-bundle (default: the test CA)
 #   -R           no guard forward zone for "." (the guard sends every name
 #                no other zone covers to a dead loopback port)
@@ -673,16 +674,20 @@ EOF
 	if [ "$vg" = 1 ]; then
 		dp_require valgrind
 		echo 1 >"$d/valgrind"
-		[ "$DP_QUERY_TIME" -ge 10 ] || DP_QUERY_TIME=10
+		[ "$DP_QUERY_TIME" -ge 15 ] || DP_QUERY_TIME=15
 		cmd=(valgrind --error-exitcode=97 --leak-check=full
 			--show-leak-kinds=definite --errors-for-leak-kinds=definite
 			--keep-debuginfo=yes --num-callers=40 --fullpath-after=
 			--log-file="$d/valgrind.log" "${cmd[@]}")
 	fi
-	# Never the system's settings file: an empty one unless -c was given.
+	# Never the system's settings file: defaults unless -c was given, with
+	# room for valgrind's slowness (a first TLS handshake can take seconds).
 	if [ -z "$dpconf" ]; then
 		dpconf=$d/dotpool.conf
-		echo "# dotpool defaults (written by the test harness)" >"$dpconf"
+		echo "# written by the test harness" >"$dpconf"
+		[ "$vg" = 1 ] && printf '%s\n' "dotpool:" \
+			"	connect-timeout: 10000" "	attempt-timeout: 4000" \
+			"	query-timeout: 12000" >>"$dpconf"
 	fi
 	local -a envs=("DOTPOOL_CONF=$dpconf")
 	# A module built with --enable-sanitizers cannot load unless the ASan
