@@ -18,7 +18,9 @@ Control socket (--control PATH, a unix stream socket, one command per
 connection, one line back):
     set fault NAME[:ARG]     switch fault ("none" for correct answers)
     set addr A.B.C.D         change the answer address
-    stats                    JSON counters
+    stats                    JSON counters; query_len_mod128 maps each
+                             DNS message length mod 128 of the queries
+                             received to a count (padding checks)
     reset                    zero the counters
 Client side of it: dotfault.py --ctl PATH COMMAND...
 
@@ -96,11 +98,18 @@ class State:
     def reset(self):
         self.stats = {"connections": 0, "handshakes": 0,
                       "handshake_failures": 0, "queries": 0, "answers": 0,
-                      "resumed": 0, "open": 0, "fired": {}}
+                      "resumed": 0, "open": 0, "fired": {},
+                      "query_len_mod128": {}}
 
     def count(self, key, n=1):
         with self.lock:
             self.stats[key] += n
+
+    def query_len(self, n):
+        """Histogram of query lengths mod 128 (EDNS padding, RFC 8467)."""
+        with self.lock:
+            h = self.stats["query_len_mod128"]
+            h[str(n % 128)] = h.get(str(n % 128), 0) + 1
 
     def fired(self, fault):
         with self.lock:
@@ -127,6 +136,7 @@ class State:
         with self.lock:
             s = dict(self.stats)
             s["fired"] = dict(self.stats["fired"])
+            s["query_len_mod128"] = dict(self.stats["query_len_mod128"])
             s["fault"] = self.fault + (":" + self.arg if self.arg else "")
             s["addr"] = self.addr
             return s
@@ -375,6 +385,7 @@ class Conn:
             msg = self.read_frame()
             self.queries += 1
             STATE.count("queries")
+            STATE.query_len(len(msg))
             self.handle(msg)
 
     def read_frame(self):
