@@ -124,8 +124,10 @@ conn_update(struct dotpool_conn* c)
 		if(dotpool_idmap_live(c->ids) == 0) {
 			if(c->state == DOTPOOL_CONN_DRAINING)
 				conn_timer(c, 0);
-			else if(!evtimer_pending(&c->ev_timer, NULL))
+			else if(!evtimer_pending(&c->ev_timer, NULL)) {
+				c->idle_since_us = dotpool_now_us();
 				conn_timer(c, c->idle_ms);
+			}
 		} else {
 			(void)event_del(&c->ev_timer);
 		}
@@ -145,9 +147,9 @@ static void
 conn_drain_one(void* owner, uint16_t id, void* arg)
 {
 	struct dotpool_req* req = owner;
-	(void)id; (void)arg;
+	(void)id;
 	req->conn = NULL;
-	dotpool_up_lost(req);
+	dotpool_up_lost(req, *(int*)arg);
 }
 
 void
@@ -156,6 +158,7 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 	struct dotpool_upstream* up = c->up;
 	struct dotpool_conn** pp;
 	int was_ready = c->was_ready;
+	int progress;
 	int idle;
 	if(c->state == DOTPOOL_CONN_CLOSED)
 		return;
@@ -197,7 +200,12 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connection "
 			"closed: %s", up->label, dotpool_strerror(err));
 	/* requests in flight are re-sent once or failed, from the loop */
-	dotpool_idmap_drain(c->ids, conn_drain_one, NULL);
+	/* a connection that answered something made progress: its
+	 * unanswered queries are re-sent without using up their one
+	 * re-send (a server that closes after every k queries still gets
+	 * through a burst, k at a time) */
+	progress = c->answered > 0;
+	dotpool_idmap_drain(c->ids, conn_drain_one, &progress);
 	c->stale = 0;
 	if(failure)
 		dotpool_up_failure(up, dotpool_strerror(err));
@@ -427,6 +435,7 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 	req->conn = NULL;
 	if(c->up->pool->cfg->keepalive)
 		conn_keepalive(c, msg, len);
+	c->answered++;
 	dotpool_up_gauges(c->up);
 	dotpool_req_deliver(req, msg, len);
 }
@@ -436,7 +445,23 @@ static void
 conn_peer_closed(struct dotpool_conn* c)
 {
 	if(dotpool_idmap_live(c->ids) == 0) {
-		/* servers close idle connections: normal */
+		/* servers close idle connections: normal. Learn when this
+		 * one does, so ours close first and no query is written into
+		 * a connection the server is closing. */
+		uint64_t idle_ms = (dotpool_now_us() - c->idle_since_us) / 1000;
+		if(c->answered > 0 && idle_ms > 0 && idle_ms < c->idle_ms) {
+			unsigned learn = (unsigned)(idle_ms * 3 / 4);
+			if(learn == 0)
+				learn = 1;
+			if(!c->up->learned_idle_ms ||
+				learn < c->up->learned_idle_ms) {
+				c->up->learned_idle_ms = learn;
+				dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: "
+					"server closes idle connections after "
+					"about %u ms; ours now idle %u ms",
+					c->up->label, (unsigned)idle_ms, learn);
+			}
+		}
 		c->up->stats.idle_closed_by_peer++;
 		dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: idle connection "
 			"closed by the server", c->up->label);
@@ -718,6 +743,8 @@ dotpool_conn_open(struct dotpool_upstream* up)
 	c->fd = -1;
 	c->up = up;
 	c->idle_ms = p->cfg->idle_timeout;
+	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms)
+		c->idle_ms = up->learned_idle_ms;
 	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
 		p->cfg->max_inflight : 1)))
 		goto fail;

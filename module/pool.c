@@ -119,7 +119,13 @@ dotpool_up_failure(struct dotpool_upstream* up, const char* why)
 {
 	const struct dotpool_config* cfg = up->pool->cfg;
 	uint64_t b = cfg->backoff_initial ? cfg->backoff_initial : 1;
+	uint64_t now = dotpool_now_us();
 	unsigned i;
+	if(up->health != DOTPOOL_UP && now < up->backoff_until) {
+		/* the same outage seen again (a burst of queries timing out
+		 * together): one failure, not one per query */
+		return;
+	}
 	up->fails++;
 	/* exponential in the failures, capped; jitter in [b/2, b] so that
 	 * workers and resolvers do not retry in lockstep */
@@ -128,7 +134,7 @@ dotpool_up_failure(struct dotpool_upstream* up, const char* why)
 	if(cfg->backoff_max && b > cfg->backoff_max)
 		b = cfg->backoff_max;
 	b = b / 2 + pool_random() % (b / 2 + 1);
-	up->backoff_until = dotpool_now_us() + b * 1000;
+	up->backoff_until = now + b * 1000;
 	up_set_health(up, up->fails >= cfg->fail_threshold ? DOTPOOL_DOWN :
 		DOTPOOL_BACKOFF, why);
 }
@@ -288,15 +294,17 @@ req_timer_stop(struct dotpool_req* req)
 }
 
 void
-dotpool_up_lost(struct dotpool_req* req)
+dotpool_up_lost(struct dotpool_req* req, int progress)
 {
 	struct dotpool_upstream* up = req->up;
 	req->conn = NULL;
 	req->state = DOTPOOL_REQ_IDLE;
-	if(!req->resent) {
+	if(!req->resent || progress) {
 		/* once: a server closing a busy connection is routine
-		 * (restart, load balancer); twice smells of the query */
-		req->resent = 1;
+		 * (restart, load balancer); twice smells of the query --
+		 * unless the connection answered others before it closed */
+		if(!progress)
+			req->resent = 1;
 		up->stats.resends++;
 		req_link(req, DOTPOOL_REQ_ON_QUEUE, 1);
 		dotpool_pool_defer(up->pool);

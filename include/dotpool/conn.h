@@ -86,8 +86,13 @@ struct dotpool_conn {
 	/** whether the server is authenticated (opportunistic may not be) */
 	int authenticated;
 	/** ms this connection may idle: idle_timeout, or less when the
-	 * server's edns-tcp-keepalive asks for it (RFC 7828) */
+	 * server's edns-tcp-keepalive asks for it (RFC 7828) or closes idle
+	 * connections sooner (learned) */
 	unsigned idle_ms;
+	/** monotonic µs when the connection last became idle */
+	uint64_t idle_since_us;
+	/** answers this connection delivered */
+	unsigned answered;
 };
 
 /** One upstream (address, port, name) on one worker. */
@@ -124,6 +129,9 @@ struct dotpool_upstream {
 	enum dotpool_health health;
 	/** failures in a row */
 	unsigned fails;
+	/** ms after which this server was seen closing idle connections,
+	 * less a margin; 0 = not seen. New connections idle no longer. */
+	unsigned learned_idle_ms;
 	/** monotonic µs until which a failing upstream is not tried */
 	uint64_t backoff_until;
 	/** smoothed answer latency in µs, 0 unknown */
@@ -222,7 +230,7 @@ void dotpool_up_dispatch(struct dotpool_upstream* up);
 
 /** A SENT request lost its connection: queue it again once, else fail it
  * with DOTPOOL_ECLOSED from the event loop. */
-void dotpool_up_lost(struct dotpool_req* req);
+void dotpool_up_lost(struct dotpool_req* req, int progress);
 
 /** A connection that never became ready failed: when no connection of the
  * upstream is left, fail the waiting requests with err (from the event
