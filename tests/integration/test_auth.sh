@@ -68,7 +68,7 @@ upstream_opts() {
 i=0
 setup() {
 	local ub=$1 list=$2 conf=$DP_TMP/$1.dotpool.conf c expect name opts
-	local fwd= addr
+	local fwd='' addr
 	printf 'dotpool:\n%s\n\tmetrics-listen: 127.0.0.1@%s\n' "$3" \
 		"$(dp_free_port)" >"$conf"
 	while read -r c expect name opts; do

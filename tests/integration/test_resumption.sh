@@ -23,15 +23,15 @@ ALT=alt.dotpool.test
 # A certificate valid for both names, from the test CA.
 dp_pki
 P=$DP_PKI
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$P/both.key" -out "$P/both.csr" -subj "/CN=$DP_DOT_NAME" \
-	>>"$P/openssl.log" 2>&1 &&
-	printf 'subjectAltName=DNS:%s,DNS:%s\nextendedKeyUsage=serverAuth\n' \
-		"$DP_DOT_NAME" "$ALT" >"$P/both.ext" &&
+printf 'subjectAltName=DNS:%s,DNS:%s\nextendedKeyUsage=serverAuth\n' \
+	"$DP_DOT_NAME" "$ALT" >"$P/both.ext"
+if ! { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$P/both.key" -out "$P/both.csr" -subj "/CN=$DP_DOT_NAME" &&
 	openssl x509 -req -in "$P/both.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 2 -extfile "$P/both.ext" -out "$P/both.pem" \
-		>>"$P/openssl.log" 2>&1 ||
+		-CAcreateserial -days 2 -extfile "$P/both.ext" -out "$P/both.pem"
+} >>"$P/openssl.log" 2>&1; then
 	dp_fail "could not make the two-name certificate: $(tail -n 3 "$P/openssl.log")"
+fi
 
 df_start up 192.0.2.1 --cert "$P/both.pem" --key "$P/both.key" --idle "$IDLE"
 tls_port=$(dp_get up tls_port)
