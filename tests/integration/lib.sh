@@ -809,10 +809,12 @@ assert_dotpool_loaded() {
 }
 
 # dp_dotpool_connects NAME UPSTREAM [AUTHNAME]: how many connections the
-# module of NAME opened to UPSTREAM's TLS port (as logged).
+# module of NAME opened to UPSTREAM's TLS port (as logged) for AUTHNAME
+# (default dot.dotpool.test; "-" for a forward-addr without #name).
 dp_dotpool_connects() {
-	local a
-	a="127.0.0.1@$(dp_get "$2" tls_port)#${3:-$DP_DOT_NAME}"
+	local a auth=${3:-$DP_DOT_NAME}
+	a="127.0.0.1@$(dp_get "$2" tls_port)"
+	[ "$auth" = - ] || a="$a#$auth"
 	a=${a//./\\.}
 	grep -cE -- "dotpool: (connected to $a( |\$)|$a: connected)" \
 		"$(dp_get "$1" log)" 2>/dev/null
@@ -821,9 +823,12 @@ dp_dotpool_connects() {
 # assert_dotpool_carried NAME UPSTREAM [AUTHNAME]: NAME's queries to
 # UPSTREAM went through dotpool (module loaded, >= 1 connection logged).
 assert_dotpool_carried() {
+	local a auth=${3:-$DP_DOT_NAME}
+	a="127.0.0.1@$(dp_get "$2" tls_port)"
+	[ "$auth" = - ] || a="$a#$auth"
 	assert_dotpool_loaded "$1"
 	assert_ge "$(dp_dotpool_connects "$@")" 1 \
-		"dotpool connections from $1 to $2 logged as 'dotpool: connected to 127.0.0.1@$(dp_get "$2" tls_port)#${3:-$DP_DOT_NAME}' (or 'dotpool: <that>: connected')"
+		"dotpool connections from $1 to $2 logged as 'dotpool: connected to $a' (or 'dotpool: $a: connected')"
 }
 
 # ---- background jobs ----------------------------------------------------------------
