@@ -62,7 +62,7 @@ eval "$vars"
 stamp "packages: $(cd "$UNBOUND_DEBS" && echo ./*.deb)"
 
 # ---- 2. local apt repository ---------------------------------------------
-repo_line=$("$top/packaging/apt-repo.sh" "$UNBOUND_DEBS" | tail -n 1)
+"$top/packaging/apt-repo.sh" "$UNBOUND_DEBS" >/dev/null || fail "apt-repo.sh failed"
 [ -s "$UNBOUND_DEBS/Packages" ] || fail "no Packages index in $UNBOUND_DEBS"
 grep -q '^Package: unbound-dotpool$' "$UNBOUND_DEBS/Packages" ||
 	fail "unbound-dotpool is not in the repository index"
@@ -91,7 +91,9 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 	cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
 	rm -f "$root/etc/apt/sources.list"
 fi
-echo "${repo_line/file:$UNBOUND_DEBS/file:/srv/debs}" >"$root/etc/apt/sources.list.d/dotpool-local.list"
+# the operator's step: apt source + pin, as apt-repo.sh --install-source writes them
+"$top/packaging/apt-repo.sh" "$UNBOUND_DEBS" --install-source --root "$root" \
+	--repo-path /srv/debs >/dev/null || fail "apt-repo.sh --install-source failed"
 # Install only: no service may start inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
@@ -107,6 +109,10 @@ v_unbound=$(chroot "$root" dpkg-query -W -f='${Version}' unbound)
 v_dotpool=$(chroot "$root" dpkg-query -W -f='${Version}' unbound-dotpool)
 stamp "installed unbound $v_unbound, unbound-dotpool $v_dotpool"
 case $v_unbound in *+dynlib*) ;; *) fail "apt chose unbound $v_unbound, not the dynlib rebuild" ;; esac
+# The pin holds the rebuild even against a newer Debian unbound.
+policy=$(chroot "$root" apt-cache policy unbound)
+grep -q '^ *990 file:/srv/debs' <<<"$policy" ||
+	{ echo "$policy"; fail "the local repository is not pinned at 990"; }
 chroot "$root" /usr/sbin/unbound -V | grep -q -- '--with-dynlibmodule' ||
 	fail "the installed unbound was not built with --with-dynlibmodule"
 module=$(chroot "$root" dpkg -L unbound-dotpool | grep '/dotpool\.so$' | head -n 1)
