@@ -388,8 +388,9 @@ dp_zone_sign() {
 
 # ---- instances -------------------------------------------------------------------
 
-# dp_get NAME KEY: a fact about instance NAME, e.g. port, tls_port, pid, conf,
-# log, dir, kind (upstream|unbound).
+# dp_get NAME KEY: a fact about instance NAME: dir, pid, kind (upstream,
+# unbound, blackhole, capture, job), status (exit status, once ended);
+# port, tls_port, conf, log (daemons); pcap (captures).
 dp_get() {
 	case $2 in
 	dir) echo "$DP_TMP/$1" ;;
