@@ -156,7 +156,9 @@ assert_alive() {
 	dp_fail "$2: expected $1 (pid $(dp_get "$1" pid)) to be running; it is gone"
 }
 
-# dp_require TOOL...: skip the test unless every tool is installed.
+# dp_require TOOL...: skip the test unless every tool is installed. Only
+# for optional tools: the two Unbounds and the module are checked where they
+# are started, and their absence fails the test.
 dp_require() {
 	local t
 	for t in "$@"; do
@@ -458,6 +460,9 @@ dp_upstream_start() {
 		*) dp_fail "dp_upstream_start: bad option" ;;
 		esac
 	done
+	# Missing daemons are a broken set-up, not a reason to skip.
+	[ -x "$DP_STOCK_UNBOUND" ] && [ -x "$DP_STOCK_CONTROL" ] ||
+		dp_fail "Debian's unbound is not at $DP_STOCK_UNBOUND (scripts/deps.sh installs it)"
 	dp_pki
 	mkdir -p "$d"
 	echo upstream >"$d/kind"
@@ -609,7 +614,8 @@ dp_unbound_start() {
 		*) dp_fail "dp_unbound_start: bad option" ;;
 		esac
 	done
-	[ -x "$DP_UNBOUND" ] || dp_fail "the Unbound under test is not at \
+	[ -x "$DP_UNBOUND" ] && [ -x "$DP_UNBOUND_CONTROL" ] ||
+		dp_fail "the Unbound under test is not at \
 '$DP_UNBOUND': set UNBOUND_SRC (its ../prefix) or UNBOUND_PREFIX"
 	case " $mods " in
 	*" dynlib "*)

@@ -3,7 +3,7 @@
 # refused by access-control gets REFUSED and nothing goes upstream, while
 # an allowed client is served through dotpool.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3
 
 dp_upstream_start up
 dp_unbound_start dp <<EOF2

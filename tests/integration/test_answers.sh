@@ -5,7 +5,7 @@
 # rcode, answer RRset and (for negative answers) the SOA in authority, and
 # match the zone's data.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3
 
 dp_upstream_start up
 dp_unbound_start dp <<EOF2

@@ -3,7 +3,7 @@
 # query (positive, CNAME chain, NXDOMAIN) is answered with no new query to
 # the upstream, while a new name does reach it.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3
 
 dp_upstream_start up
 dp_unbound_start dp <<EOF2

@@ -4,7 +4,7 @@
 # and dotpool carries them over at most one TLS connection per worker
 # (counted as TCP SYNs to the upstream's TLS port, and as logged).
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 dumpcap tshark "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3 dumpcap tshark
 threads=2
 n=100
 

@@ -6,7 +6,7 @@
 # does not have, answers are bogus and the client gets SERVFAIL.
 . "$(dirname "$0")/lib.sh"
 dp_require dig openssl python3 dnssec-keygen dnssec-signzone \
-	dnssec-dsfromkey "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+	dnssec-dsfromkey
 
 mkdir -p "$DP_TMP/zone"
 zone=$DP_TMP/zone/dotpool.test.zone

@@ -5,7 +5,7 @@
 # counter counts exactly, ports are distinct, the wire-format name helper
 # is right. No dotpool here.
 . "$(dirname "$0")/lib.sh"
-dp_require dig kdig openssl python3 "$DP_STOCK_UNBOUND"
+dp_require dig kdig openssl python3
 
 dp_pki
 # verify CERT: openssl's verdict on $DP_PKI/CERT.pem for dot.dotpool.test

@@ -4,7 +4,7 @@
 # resolves (Unbound's iterator forwards it), and the module opens no TLS
 # connection for it.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3
 
 dp_upstream_start up
 dp_unbound_start dp <<EOF2

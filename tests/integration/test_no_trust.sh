@@ -5,7 +5,7 @@
 # line that says why; nothing is sent to the upstream. A CA bundle, or a
 # pin alone, lets it start.
 . "$(dirname "$0")/lib.sh"
-dp_require openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require openssl python3
 
 dp_upstream_start up
 # An empty settings file: defaults, no pins; and no system default file.

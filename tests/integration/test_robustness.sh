@@ -9,7 +9,7 @@
 # in the module's frames in particular), and logs no assertion or fatal
 # error.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 valgrind "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3 valgrind
 here=$(cd "$(dirname "$0")" && pwd)
 
 dp_upstream_start up

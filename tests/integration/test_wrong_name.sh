@@ -6,7 +6,7 @@
 # no copy of the query name and no encrypted record from the client side
 # (after a failed verification the client sends at most a plaintext alert).
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 dumpcap tshark "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3 dumpcap tshark
 
 dp_upstream_start up
 dp_unbound_start dp <<EOF2
