@@ -14,6 +14,7 @@
 #   top_srcdir         the checkout
 #   DOTPOOL_KEEP=1     keep the temp dir (its path is printed) for a post-mortem
 #   DOTPOOL_VALGRIND=1 run every Unbound under test under valgrind
+#   DOTPOOL_VERBOSITY  default verbosity of the Unbound under test (2)
 #   DOTPOOL_LSAN=1     preload libasan into the Unbound under test, for a module
 #                      built with ./configure --enable-sanitizers (done anyway
 #                      when the module links libasan); leak and ASan reports
@@ -583,7 +584,8 @@ dp_forward_plain() {
 #                dynlib: clause loading $DOTPOOL_MODULE is added when
 #                MODULES names dynlib
 #   -t N         num-threads (default 1)
-#   -v N         verbosity (default 2: dotpool logs each new connection)
+#   -v N         verbosity (default $DOTPOOL_VERBOSITY, else 2: dotpool
+#                logs each new connection)
 #   -c FILE      dotpool settings file, passed as DOTPOOL_CONF (default:
 #                the defaults, so the system's file is never read; under
 #                valgrind with connect/attempt/query timeouts of 10/4/12 s)
@@ -596,7 +598,8 @@ dp_forward_plain() {
 #                fails at once if the daemon comes up instead)
 # Sets dp_get NAME: port, pid, kind=unbound.
 dp_unbound_start() {
-	local n=$1 mods="validator dynlib iterator" threads=1 verb=2 dpconf=
+	local n=$1 mods="validator dynlib iterator" threads=1 dpconf=
+	local verb=${DOTPOOL_VERBOSITY:-2}
 	local cabundle=1 guard=1 vg=${DOTPOOL_VALGRIND:-0} fail=0 o
 	local d=$DP_TMP/$1
 	shift
