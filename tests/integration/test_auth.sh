@@ -16,7 +16,7 @@
 # Failed verifications are also counted in dotpool's metrics (class verify).
 . "$(dirname "$0")/lib.sh"
 . "$DP_TOP/tests/faultsrv/faultlib.sh"
-dp_require dig openssl python3 curl "$DP_UNBOUND"
+dp_require dig openssl python3 curl
 
 dp_pki
 P=$DP_PKI

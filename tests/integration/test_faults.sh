@@ -15,7 +15,7 @@
 # ordered; FAULT_SERVFAIL_OK=1 and FAULT_MAX_MS=3000 relax the checks.
 . "$(dirname "$0")/lib.sh"
 . "$DP_TOP/tests/faultsrv/faultlib.sh"
-dp_require python3 dig openssl "$DP_UNBOUND"
+dp_require python3 dig openssl
 
 BAD=192.0.2.1      # the faulty upstream's address (true, but from it)
 GOOD=192.0.2.2     # the healthy upstream's address

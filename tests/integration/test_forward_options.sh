@@ -8,7 +8,7 @@
 # iterator's own TLS forwarding, which has no pins, answers), while without
 # forward-first the client gets SERVFAIL.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3
 
 zone=$DP_TMP/zone
 dp_zone_write "$zone"

@@ -4,7 +4,7 @@
 # traffic that was sent: queries, answers by rcode, connections and
 # handshakes. No query name appears in the scrape.
 . "$(dirname "$0")/lib.sh"
-dp_require dig curl promtool openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig curl promtool openssl python3
 
 mport=$(dp_free_port)
 conf=$DP_TMP/dotpool.conf

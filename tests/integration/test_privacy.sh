@@ -4,7 +4,7 @@
 # verbosity 3 (Unbound's query level) they do appear, which shows the grep
 # would catch a leak.
 . "$(dirname "$0")/lib.sh"
-dp_require dig openssl python3 "$DP_UNBOUND" "$DP_STOCK_UNBOUND"
+dp_require dig openssl python3
 
 dp_upstream_start up
 # An upstream whose certificate is for another name: failures get logged.

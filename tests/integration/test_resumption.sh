@@ -13,7 +13,7 @@
 #  3. with session-resumption: no, no reconnect is resumed.
 . "$(dirname "$0")/lib.sh"
 . "$DP_TOP/tests/faultsrv/faultlib.sh"
-dp_require dig openssl python3 curl "$DP_UNBOUND"
+dp_require dig openssl python3 curl
 
 ROUNDS=8
 IDLE=0.5      # the server closes a connection idle this long (s)

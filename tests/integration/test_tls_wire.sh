@@ -10,7 +10,7 @@
 # 128; with pad-queries: no it does not.
 . "$(dirname "$0")/lib.sh"
 . "$DP_TOP/tests/faultsrv/faultlib.sh"
-dp_require dig openssl python3 dumpcap tshark "$DP_UNBOUND"
+dp_require dig openssl python3 dumpcap tshark
 
 # tls_only PCAP PORT: print what in PCAP's TCP payloads on PORT is not a TLS
 # record of an expected content type, outer type for TLS 1.3 (one line per
