@@ -25,6 +25,7 @@ import datetime
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -282,8 +283,14 @@ def dnsperf(port, qfile, duration=None, clients=10, outstanding=200,
 		cmd = ["taskset", "-c", cpus] + cmd
 	if ns:
 		cmd = ["ip", "netns", "exec", ns] + cmd
+	ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 	p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-	return parse_dnsperf(p.stdout.decode("utf-8", "replace"))
+	ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+	r = parse_dnsperf(p.stdout.decode("utf-8", "replace"))
+	# dnsperf's own CPU (it is the only child reaped meanwhile)
+	r["perf_cpu_s"] = (ru1.ru_utime - ru0.ru_utime) + \
+		(ru1.ru_stime - ru0.ru_stime)
+	return r
 
 
 def parse_dnsperf(text):
@@ -606,6 +613,7 @@ upstream_recursive_servers:
 				continue
 			c0 = self.counters(up)
 			cpu0 = p.cpu()
+			ucpu0 = up.cpu()
 			if scen == "max":
 				r = dnsperf(p.port, w + "/q-max.txt",
 					duration=o.duration, clients=o.clients,
@@ -616,9 +624,10 @@ upstream_recursive_servers:
 					outstanding=o.outstanding, rate=o.rate,
 					verbose=True, cpus=load_cpus)
 			cpu1 = p.cpu()
+			ucpu1 = up.cpu()
 			c1 = self.counters(up)
 			self.record(rnd, scen, name, r, cpu1 - cpu0, c0, c1,
-				alive=p.alive())
+				alive=p.alive(), up_cpu_s=ucpu1 - ucpu0)
 			answered += r["completed"]
 		# handshakes over the whole life of the process (start,
 		# warm-up, max, rate) per query it answered
@@ -829,15 +838,16 @@ def round_table(L, names, sel):
 
 def main_table(L, b, names, qps, sel):
 	L.append("| system | answered qps (median) | min..max | / dotpool | / native DoT "
-		"| resolver busy | CPU µs/query (rate) | p50 / p99 ms (rate) "
+		"| resolver busy / load busy | answers per resolver CPU-s (/ native) "
+		"| CPU µs/query (rate) | p50 / p99 ms (rate) "
 		"| handshakes /100k (new+resumed) | SERVFAIL | lost |")
-	L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	low = []
 	for n in names:
 		mx = sel("max", n)
 		rt = sel("rate", n)
 		if not mx:
-			L.append("| %s | failed: %s |||||||||| " % (n,
+			L.append("| %s | failed: %s ||||||||||| " % (n,
 				b.failed.get(n, "no data")[:80].replace("|", "/")))
 			continue
 		q = qps[n]
@@ -846,6 +856,15 @@ def main_table(L, b, names, qps, sel):
 		ratio_dp = round_ratio(sel, n, "dotpool")
 		ratio_nat = round_ratio(sel, n, "unbound-dot")
 		busy = med([r["cpu_s"] / r["runtime"] for r in mx if r["runtime"]])
+		# the other side: dnsperf and the upstream, on their own CPU
+		lbusy = med([(r.get("up_cpu_s", 0) + r.get("perf_cpu_s", 0)) /
+			r["runtime"] for r in mx if r["runtime"]])
+		# answers per second of resolver CPU: its capacity per core even
+		# when the load side, not the resolver, was the bottleneck
+		percpu = med([r["rcodes"].get("NOERROR", 0) / r["cpu_s"]
+			for r in mx if r["cpu_s"] > 0])
+		percpu_nat = med([r["rcodes"].get("NOERROR", 0) / r["cpu_s"]
+			for r in sel("max", "unbound-dot") if r["cpu_s"] > 0])
 		cpuq = med([r["cpu_s"] * 1e6 / r["completed"] for r in rt
 			if r["completed"]])
 		p50 = med([r.get("p50_ms") for r in rt])
@@ -856,12 +875,15 @@ def main_table(L, b, names, qps, sel):
 		hr = sum(r["hs_resumed"] for r in life)
 		sf = sum(r["rcodes"].get("SERVFAIL", 0) for r in mx + rt)
 		lost = sum(r["lost"] for r in mx + rt)
-		L.append("| %s | %s | %s..%s | %s | %s | %s | %s | %s / %s | "
-			"%s (%s+%s) | %d | %d |" % (n, fmt(q),
+		L.append("| %s | %s | %s..%s | %s | %s | %s / %s | %s (%s) | %s | "
+			"%s / %s | %s (%s+%s) | %d | %d |" % (n, fmt(q),
 			fmt(min(r["ok_qps"] for r in mx)),
 			fmt(max(r["ok_qps"] for r in mx)),
 			fmt(ratio_dp, "%.2f"), fmt(ratio_nat, "%.2f"),
 			fmt(busy * 100 if busy is not None else None, "%.0f%%"),
+			fmt(lbusy * 100 if lbusy is not None else None, "%.0f%%"),
+			fmt(percpu), fmt(percpu / percpu_nat if percpu and percpu_nat
+			else None, "%.2f"),
 			fmt(cpuq, "%.1f"), fmt(p50, "%.2f"), fmt(p99, "%.2f"),
 			fmt((hn + hr) * 1e5 / done if done else None, "%.1f"),
 			fmt(hn * 1e5 / done if done else None, "%.1f"),
@@ -872,8 +894,9 @@ def main_table(L, b, names, qps, sel):
 	L.append("")
 	if low:
 		L.append("Resolver busy well below 100%% of its core(s): %s limited "
-			"by the load side or by CPU contention; read their qps as a "
-			"lower bound." % ", ".join(low))
+			"by the load side (load busy near 100%%) or by CPU contention; "
+			"read their qps as a lower bound, and compare answers per "
+			"resolver CPU-second instead." % ", ".join(low))
 		L.append("")
 
 
