@@ -41,8 +41,15 @@ done
 # Debian version, without a local suffix of ours), else apt's candidate.
 version=${UNBOUND_VERSION:-$(dpkg-query -W -f='${Version}' unbound 2>/dev/null || true)}
 version=${version%%+dynlib*}
-[ -n "$version" ] ||
-	version=$(apt-cache policy unbound | sed -n 's/^ *Candidate: //p')
+candidate() { apt-cache policy unbound 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
+if [ -z "$version" ]; then
+	version=$(candidate)
+	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+		# e.g. a container build stage that removed the apt lists
+		as_root apt-get update -qq
+		version=$(candidate)
+	fi
+fi
 if [ -z "$version" ] || [ "$version" = "(none)" ]; then
 	die "apt knows no unbound package version to rebuild"
 fi

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Play the final stage of container/Containerfile into a Debian root
-directory with chroot, since the test machine has no container engine:
-ARG defaults, COPY (from the build context, or --from=build paths mapped to
-host directories) and RUN (as /bin/sh -c inside the root, like the engines)
-are executed; ENV, USER, WORKDIR, ENTRYPOINT and HEALTHCHECK are printed as
-JSON for the caller to run the image's command the way an engine would.
+"""Play one stage of container/Containerfile (default: the final one) into
+a Debian root directory with chroot, since the test machine has no
+container engine: ARG defaults, COPY (from the build context minus
+.dockerignore, or --from=<stage> paths mapped to host directories) and RUN
+(as /bin/sh -c inside the root, in WORKDIR, like the engines) are executed;
+ENV, USER, WORKDIR, ENTRYPOINT and HEALTHCHECK are printed as JSON for the
+caller to run the image's command the way an engine would.
 
-Usage: containerfile_run.py CONTAINERFILE CONTEXT ROOT FROM-PATH=HOST-DIR...
+Usage: containerfile_run.py [--stage NAME] CONTAINERFILE CONTEXT ROOT
+                            [FROM-PATH=HOST-DIR]...
 Understands the instructions the project's Containerfile uses; anything
 else is an error, so a change there cannot silently go untested.
 """
+import fnmatch
 import json
 import os
 import re
@@ -30,7 +33,51 @@ def subst(s, args):
                   lambda m: args.get(m.group(1) or m.group(2), m.group(0)), s)
 
 
+def ignored(rel, patterns):
+    parts = rel.split("/")
+    for p in patterns:
+        p = p.rstrip("/")
+        pp = p[3:] if p.startswith("**/") else p
+        if fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, pp):
+            return True
+        # a pattern naming a directory excludes what is under it
+        for i in range(1, len(parts)):
+            head = "/".join(parts[:i])
+            if fnmatch.fnmatch(head, p):
+                return True
+        if p.startswith("**/") and any(fnmatch.fnmatch(x, pp) for x in parts):
+            return True
+    return False
+
+
+def copy_context(context, target):
+    """The build context minus .dockerignore, like `COPY . dst`."""
+    patterns = []
+    ign = os.path.join(context, ".dockerignore")
+    if os.path.exists(ign):
+        patterns = [l.strip() for l in open(ign)
+                    if l.strip() and not l.startswith("#")]
+    for dirpath, dirnames, filenames in os.walk(context):
+        reld = os.path.relpath(dirpath, context)
+        reld = "" if reld == "." else reld + "/"
+        dirnames[:] = [d for d in dirnames if not ignored(reld + d, patterns)]
+        os.makedirs(os.path.join(target, reld), exist_ok=True)
+        for f in filenames:
+            if not ignored(reld + f, patterns):
+                src = os.path.join(dirpath, f)
+                dst = os.path.join(target, reld + f)
+                if os.path.islink(src):
+                    os.symlink(os.readlink(src), dst)
+                else:
+                    shutil.copy2(src, dst)
+
+
 def main(argv):
+    argv = list(argv)
+    stage = None
+    if len(argv) > 2 and argv[1] == "--stage":
+        stage = argv[2]
+        del argv[1:3]
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)
         return 2
@@ -38,7 +85,16 @@ def main(argv):
     from_map = dict(a.split("=", 1) for a in argv[4:])
     lines = logical_lines(open(cf).read())
     starts = [i for i, l in enumerate(lines) if l.upper().startswith("FROM ")]
-    final = lines[starts[-1] + 1:]
+    if stage is None:
+        first = starts[-1]
+    else:
+        named = [i for i in starts if re.search(r"\sAS\s+" + re.escape(stage) + r"$",
+                                                lines[i], re.I)]
+        if not named:
+            raise SystemExit(f"containerfile_run: no stage {stage}")
+        first = named[0]
+    nxt = [i for i in starts if i > first]
+    final = lines[first + 1:nxt[0] if nxt else len(lines)]
     args, env = {}, {}
     # global ARGs before the first FROM are visible in FROM lines only
     image = {"User": "0", "Env": env, "WorkingDir": "/", "Entrypoint": None,
@@ -68,9 +124,12 @@ def main(argv):
                     continue
                 else:
                     raise SystemExit(f"containerfile_run: COPY option {o} not supported")
-            if not any(o.startswith("--from=") for o in opts):
-                src = os.path.join(context, src)
             target = os.path.join(root, dst.lstrip("/"))
+            if not any(o.startswith("--from=") for o in opts):
+                if src == ".":
+                    copy_context(context, target)
+                    continue
+                src = os.path.join(context, src)
             if os.path.isdir(src):
                 shutil.copytree(src, target, dirs_exist_ok=True)
             else:
@@ -81,7 +140,9 @@ def main(argv):
         elif inst == "RUN":
             cmd_env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                        "DEBIAN_FRONTEND": "noninteractive", **args, **env}
-            r = subprocess.run(["chroot", root, "/bin/sh", "-c", rest],
+            r = subprocess.run(["chroot", root, "/bin/sh", "-c",
+                                'cd "$1" && shift && eval "$1"', "sh",
+                                image["WorkingDir"], rest],
                                env=cmd_env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
             if r.returncode != 0:
@@ -91,6 +152,7 @@ def main(argv):
             image["User"] = subst(rest, args)
         elif inst == "WORKDIR":
             image["WorkingDir"] = rest
+            os.makedirs(os.path.join(root, rest.lstrip("/")), exist_ok=True)
         elif inst == "ENTRYPOINT":
             image["Entrypoint"] = json.loads(rest)
         elif inst == "HEALTHCHECK":

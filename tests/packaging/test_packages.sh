@@ -16,7 +16,10 @@
 # Needs root (debootstrap, mount, chroot) and the Debian mirror of apt's
 # sources. Skips (77) when not root.
 # Environment: DOTPOOL_PKG_OUT (default .cache/packages under the checkout),
-# DOTPOOL_CHROOT_BASE (default $DOTPOOL_PKG_OUT/chroot-bookworm).
+# DOTPOOL_CHROOT_BASE (default $DOTPOOL_PKG_OUT/chroot-bookworm),
+# DOTPOOL_TEST_IMAGE_BUILD=1 to also play the Containerfile's build stage
+# (another full unbound rebuild, inside the chroot) and put its .debs in the
+# image instead of the ones from step 1.
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 top=${top:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -254,22 +257,42 @@ fi
 # Debian root (containerfile_run.py: its RUN and COPY steps, as an engine
 # would), then its ENTRYPOINT run the way the image runs: uid 10053, root
 # filesystem read-only, a tmpfs at /run/unbound, configured by DOTPOOL_*.
+# chroot_prepare DIR: a fresh overlay of the base at DIR/root, as a
+# container engine would start from debian:bookworm (deb822 sources).
+chroot_prepare() {
+	mkdir -p "$1/upper" "$1/work" "$1/root"
+	mount -t overlay overlay -o "lowerdir=$base,upperdir=$1/upper,workdir=$1/work" "$1/root"
+	mounts+=("$1/root")
+	mount -t proc proc "$1/root/proc"; mounts+=("$1/root/proc")
+	mount --bind /dev "$1/root/dev"; mounts+=("$1/root/dev")
+	cp /etc/resolv.conf "$1/root/etc/resolv.conf" 2>/dev/null || true
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		cp /etc/apt/sources.list.d/debian.sources "$1/root/etc/apt/sources.list.d/"
+		rm -f "$1/root/etc/apt/sources.list"
+	fi
+}
+image_debs=$UNBOUND_DEBS
+if [ "${DOTPOOL_TEST_IMAGE_BUILD:-0}" = 1 ]; then
+	# The build stage too: Debian's unbound rebuilt and unbound-dotpool
+	# built inside the "image", from the build context minus .dockerignore.
+	stamp "container image: playing the build stage (rebuilds unbound: about 12 minutes)"
+	chroot_prepare "$tmp/bld"
+	python3 "$top/tests/packaging/containerfile_run.py" --stage build \
+		"$top/container/Containerfile" "$top" "$tmp/bld/root" >/dev/null ||
+		fail "the Containerfile's build stage failed"
+	ls "$tmp/bld/root/out/debs/"unbound-dotpool_*.deb >/dev/null 2>&1 ||
+		fail "the build stage made no unbound-dotpool .deb"
+	image_debs=$tmp/bld/root/out/debs
+	stamp "container image: build stage done: $(cd "$image_debs" && echo unbound_*.deb unbound-dotpool_*.deb)"
+fi
 stamp "container image: playing the Containerfile's final stage into a fresh root"
 img=$tmp/img
-mkdir -p "$img/upper" "$img/work" "$img/root" "$img/ro"
-mount -t overlay overlay -o "lowerdir=$base,upperdir=$img/upper,workdir=$img/work" "$img/root"
-mounts+=("$img/root")
-mount -t proc proc "$img/root/proc"; mounts+=("$img/root/proc")
-mount --bind /dev "$img/root/dev"; mounts+=("$img/root/dev")
-cp /etc/resolv.conf "$img/root/etc/resolv.conf" 2>/dev/null || true
-if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-	cp /etc/apt/sources.list.d/debian.sources "$img/root/etc/apt/sources.list.d/"
-	rm -f "$img/root/etc/apt/sources.list"
-fi
+chroot_prepare "$img"
+mkdir -p "$img/ro"
 printf '#!/bin/sh\nexit 101\n' >"$img/root/usr/sbin/policy-rc.d"
 chmod +x "$img/root/usr/sbin/policy-rc.d"
 meta=$(python3 "$top/tests/packaging/containerfile_run.py" "$top/container/Containerfile" \
-	"$top" "$img/root" "/out/debs/=$UNBOUND_DEBS") ||
+	"$top" "$img/root" "/out/debs/=$image_debs") ||
 	fail "the Containerfile's final stage failed"
 jq_py() { python3 -c 'import json, sys; m = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$meta" "$1"; }
 img_user=$(jq_py 'm["User"]')
