@@ -17,7 +17,6 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include "dotpool/conn.h"
 #include "dotpool/error.h"
 #include "dotpool/log.h"
@@ -802,12 +801,7 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 	int r;
 	if(c->state != DOTPOOL_CONN_READY)
 		return DOTPOOL_EAGAIN;
-	if(RAND_bytes((unsigned char*)&start, sizeof(start)) != 1) {
-		/* not fatal: IDs only need to be unpredictable, and TLS
-		 * already keeps off-path spoofers out */
-		ERR_clear_error();
-		start = (uint16_t)(dotpool_now_us() * 2654435761u >> 7);
-	}
+	start = dotpool_pool_rand16(c->up->pool);
 	if((r = dotpool_idmap_alloc(c->ids, req, start, &id)) != 0)
 		return r;
 	dotpool_wire_set_id(req->wire, id);

@@ -102,6 +102,29 @@ up_set_health(struct dotpool_upstream* up, enum dotpool_health h,
 	}
 }
 
+uint16_t
+dotpool_pool_rand16(struct dotpool_pool* p)
+{
+	uint16_t v;
+	if(p->rnd_used == 0 || p->rnd_used + 2 > sizeof(p->rnd)) {
+		if(RAND_bytes(p->rnd, sizeof(p->rnd)) != 1) {
+			/* not fatal: IDs only need to be unpredictable, and
+			 * TLS already keeps off-path spoofers out */
+			uint64_t x = dotpool_now_us() * 2654435761u;
+			unsigned i;
+			ERR_clear_error();
+			for(i = 0; i < sizeof(p->rnd); i++) {
+				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+				p->rnd[i] = (uint8_t)x;
+			}
+		}
+		p->rnd_used = 0;
+	}
+	memcpy(&v, p->rnd + p->rnd_used, sizeof(v));
+	p->rnd_used += 2;
+	return v;
+}
+
 /** A random number for jitter. */
 static uint32_t
 pool_random(void)

@@ -171,7 +171,18 @@ struct dotpool_pool {
 	struct dotpool_req* ftail;
 	/** deferred work: free the graveyard, dispatch, fail requests */
 	struct event ev_defer;
+	/** random bytes for DNS IDs, drawn from OpenSSL in batches */
+	uint8_t rnd[256];
+	/** bytes of rnd already used */
+	unsigned rnd_used;
 };
+
+/**
+ * 16 unpredictable bits for a DNS ID. OpenSSL's generator is drawn 256
+ * bytes at a time: one call per query cost more than the rest of the ID
+ * handling together.
+ */
+uint16_t dotpool_pool_rand16(struct dotpool_pool* p);
 
 /** Monotonic clock in µs. */
 uint64_t dotpool_now_us(void);
