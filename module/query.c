@@ -132,6 +132,7 @@ query_fail(struct dotpool_q* dq, const char* why)
 			&qstate->qinfo);
 	if(!dq->dp->has_parent_side_NS) {
 		/* forward-first: let the iterator try, then recurse */
+		dotpool_query_clear(dq);
 		qstate->minfo[dq->id] = NULL;
 		qstate->ext_state[dq->id] = module_wait_module;
 		return;
@@ -743,6 +744,7 @@ resolve(struct dotpool_q* dq)
 			struct delegpt* dp = tls_forward(dq->qstate->env,
 				&dq->qchase);
 			if(!dp) {
+				dotpool_query_clear(dq);
 				dq->qstate->minfo[dq->id] = NULL;
 				dq->qstate->ext_state[dq->id] =
 					module_wait_module;
