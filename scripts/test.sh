@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Everything from a fresh Debian 12 checkout to a full test run:
-# packages, the dynlib Unbound, the module, `make check`.
+# packages, the dynlib Unbound, the module, `make check`, then the package
+# build and install test (`make check-packages`: rebuilds Debian's unbound
+# with dynlib as a .deb, builds unbound-dotpool, installs both from a local
+# apt repository into a chroot and resolves through them; about 8 minutes
+# the first time). DOTPOOL_SKIP_PACKAGES=1 leaves that last step out.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-scripts/build.sh >/dev/null
+start=$(date +%s)
+DOTPOOL_DEPS="build test pkg" scripts/build.sh >/dev/null
+echo "test.sh: built in $(( $(date +%s) - start )) s"
 rc=0
 make check -j1 || rc=$?
 if [ "$rc" != 0 ]; then
@@ -12,5 +18,10 @@ if [ "$rc" != 0 ]; then
 	for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $(find . -name '*.trs') 2>/dev/null); do
 		echo "===== ${f%.trs}.log"; tail -n 60 "${f%.trs}.log"
 	done
+fi
+echo "test.sh: make check done at $(( $(date +%s) - start )) s"
+if [ "$rc" = 0 ] && [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ]; then
+	make check-packages || rc=$?
+	echo "test.sh: check-packages done at $(( $(date +%s) - start )) s"
 fi
 exit "$rc"
