@@ -21,7 +21,18 @@ if [ "$rc" != 0 ]; then
 fi
 echo "test.sh: make check done at $(( $(date +%s) - start )) s"
 if [ "$rc" = 0 ] && [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ]; then
-	make check-packages || rc=$?
+	pkg_rc=0
+	make check-packages || pkg_rc=$?
+	[ "$pkg_rc" = 0 ] || rc=$pkg_rc
 	echo "test.sh: check-packages done at $(( $(date +%s) - start )) s"
 fi
+# One closing line in the plain form CI reads: the make check suites plus
+# the package test.
+pass=$(sed -n 's/^# PASS: *//p' test-suite.log 2>/dev/null || echo 0)
+fail=$(( $(sed -n 's/^# FAIL: *//p' test-suite.log 2>/dev/null || echo 0) +
+	$(sed -n 's/^# ERROR: *//p' test-suite.log 2>/dev/null || echo 0) ))
+if [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ] && [ -n "${pkg_rc:-}" ]; then
+	if [ "$pkg_rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+fi
+echo "tests: ${pass:-0} passed, ${fail:-0} failed"
 exit "$rc"
