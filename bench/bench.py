@@ -284,9 +284,14 @@ def dnsperf(port, qfile, duration=None, clients=10, outstanding=200,
 	if ns:
 		cmd = ["ip", "netns", "exec", ns] + cmd
 	ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+	t0 = time.monotonic()
 	p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+	wall = time.monotonic() - t0
 	ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 	r = parse_dnsperf(p.stdout.decode("utf-8", "replace"))
+	# CPU shares are taken over the whole dnsperf process, which includes
+	# its wait for late answers after the run time it reports
+	r["wall"] = wall
 	# dnsperf's own CPU (it is the only child reaped meanwhile)
 	r["perf_cpu_s"] = (ru1.ru_utime - ru0.ru_utime) + \
 		(ru1.ru_stime - ru0.ru_stime)
@@ -855,10 +860,11 @@ def main_table(L, b, names, qps, sel):
 		# minute of the shared machine hits both sides of a ratio
 		ratio_dp = round_ratio(sel, n, "dotpool")
 		ratio_nat = round_ratio(sel, n, "unbound-dot")
-		busy = med([r["cpu_s"] / r["runtime"] for r in mx if r["runtime"]])
+		busy = med([r["cpu_s"] / r.get("wall", r["runtime"]) for r in mx
+			if r["runtime"]])
 		# the other side: dnsperf and the upstream, on their own CPU
 		lbusy = med([(r.get("up_cpu_s", 0) + r.get("perf_cpu_s", 0)) /
-			r["runtime"] for r in mx if r["runtime"]])
+			r.get("wall", r["runtime"]) for r in mx if r["runtime"]])
 		# answers per second of resolver CPU: its capacity per core even
 		# when the load side, not the resolver, was the bottleneck
 		percpu = med([r["rcodes"].get("NOERROR", 0) / r["cpu_s"]
