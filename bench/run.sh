@@ -19,7 +19,7 @@ for _ in $(seq 1 120); do
 done
 scripts/deps.sh bench
 if [ ! -f "${BENCH_DOTPOOL_SO:-.libs/dotpool.so}" ]; then
-	scripts/build.sh
+	DOTPOOL_DEPS=build scripts/build.sh
 fi
 for tool in dnsperf dnsdist kresd stubby gnuplot ip tc ss taskset \
 	openssl python3; do
