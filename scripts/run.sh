@@ -76,7 +76,7 @@ server:
 	local-zone: "." static
 	local-data: "www.example.com. 300 IN A 192.0.2.10"
 	local-data: "www.example.com. 300 IN AAAA 2001:db8::10"
-	local-data: "hello.dotpool.example. 300 IN TXT \"served by a local DoT upstream\""
+	local-data: 'hello.dotpool.example. 300 IN TXT "served by a local DoT upstream"'
 UP
 	/usr/sbin/unbound -c "$run/upstream.conf"
 	# Point the forward zone at it; trust its CA; no root trust anchor
