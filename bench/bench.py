@@ -1061,8 +1061,10 @@ def versions():
 	except Exception:
 		pass
 	try:
-		v.append("dotpool " + subprocess.run(["git", "-C", TOP, "rev-parse",
-			"--short", "HEAD"], stdout=subprocess.PIPE).stdout.decode().strip())
+		rev = os.environ.get("BENCH_DOTPOOL_REV") or subprocess.run(["git",
+			"-C", TOP, "rev-parse", "--short", "HEAD"],
+			stdout=subprocess.PIPE).stdout.decode().strip()
+		v.append("dotpool %s (%s)" % (rev, DOTPOOL_SO))
 	except Exception:
 		pass
 	return v
