@@ -21,6 +21,7 @@ Rounds are interleaved (every system once per round) and the order of the
 systems is rotated each round. Medians over rounds are reported.
 """
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -1142,9 +1143,23 @@ def main():
 	started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
 	started_load = open("/proc/loadavg").read().split()[0]
 	if not a.out:
+		if a.append:
+			sys.exit("--append needs --out (the folder to add to)")
+		# one folder per run: two runs never share (or clobber) one
 		a.out = os.path.join(BENCH, "results",
-			datetime.datetime.utcnow().strftime("%Y-%m-%d"))
+			datetime.datetime.utcnow().strftime("%Y-%m-%dT%H%MZ"))
 	os.makedirs(a.out, exist_ok=True)
+	lock = os.path.join(a.out, ".lock")
+	try:
+		fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+		os.write(fd, str(os.getpid()).encode())
+		os.close(fd)
+	except FileExistsError:
+		other = open(lock).read().strip()
+		if other.isdigit() and os.path.exists("/proc/" + other):
+			sys.exit("another run (pid %s) writes to %s" % (other, a.out))
+		open(lock, "w").write(str(os.getpid()))
+	atexit.register(lambda: os.path.exists(lock) and os.unlink(lock))
 	raw = os.path.join(a.out, "raw.jsonl")
 	old = []
 	if a.append and os.path.exists(raw):
