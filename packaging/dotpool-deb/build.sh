@@ -12,16 +12,8 @@
 # files of the work tree; "dir" copies the directory as it is (no git).
 # Last line of output: UNBOUND_DEBS=<dir with all the .debs> DOTPOOL_DEB=<file>
 set -euo pipefail
-# Debian's tools and interpreters only: a python3 from pyenv or the like in
-# PATH would be compiled into the packages (unbound's python module).
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PYENV_VERSION
-top=$(cd "$(dirname "$0")/../.." && pwd)
-out=${1:-$top/.cache/packages}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-log() { printf 'dotpool-deb: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=packaging/common.sh
+. "$(dirname "$0")/../common.sh" dotpool-deb "${1:-}"
 
 vars=$("$top/packaging/unbound-dynlib/build.sh" "$out" | tail -n 1)
 eval "$vars"

@@ -20,17 +20,8 @@
 # (default: "nocheck parallel=2"; set it to "parallel=2" to run Unbound's own
 # tests too), DEBEMAIL/DEBFULLNAME for the changelog entry.
 set -euo pipefail
-# Debian's tools and interpreters only: a python3 from pyenv or the like in
-# PATH would be compiled into the packages (unbound's python module).
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PYENV_VERSION
-top=$(cd "$(dirname "$0")/../.." && pwd)
-out=${1:-$top/.cache/packages}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-log() { printf 'unbound-dynlib-deb: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=packaging/common.sh
+. "$(dirname "$0")/../common.sh" unbound-dynlib-deb "${1:-}"
 
 for tool in dpkg-buildpackage dch apt-get dpkg-parsechangelog; do
 	command -v "$tool" >/dev/null ||
