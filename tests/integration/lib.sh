@@ -441,6 +441,14 @@ dp__wait_up() {
 	dp_fail "$n did not come up within ${DP_WAIT}s"
 }
 
+# dp__server_basics DIR: the server options every Unbound we start shares:
+# no user switch or chroot, state and log in DIR.
+dp__server_basics() {
+	printf '\tusername: ""\n\tchroot: ""\n\tdirectory: "%s"\n' "$1"
+	printf '\tpidfile: "%s/unbound.pid"\n\tlogfile: "%s/unbound.log"\n' "$1" "$1"
+	printf '\tuse-syslog: no\n\tlog-time-ascii: yes\n'
+}
+
 # dp_upstream_start NAME [-k CERT] [-z ORIGIN=ZONEFILE]... [-o OPTION]...
 # Debian's stock unbound as an authoritative DoT (and plain DNS) server:
 # TLS on 127.0.0.1@<tls_port>, plain DNS on 127.0.0.1@<port>. CERT is one of
@@ -481,13 +489,7 @@ dp_upstream_start() {
 server:
 	verbosity: 1
 	num-threads: 1
-	username: ""
-	chroot: ""
-	directory: "$d"
-	pidfile: "$d/unbound.pid"
-	logfile: "$d/unbound.log"
-	use-syslog: no
-	log-time-ascii: yes
+$(dp__server_basics "$d")
 	interface: 127.0.0.1@$port
 	interface: 127.0.0.1@$tls_port
 	tls-port: $tls_port
@@ -647,13 +649,7 @@ server:
 	verbosity: $verb
 	num-threads: $threads
 	interface: 127.0.0.1@$port
-	username: ""
-	chroot: ""
-	directory: "$d"
-	pidfile: "$d/unbound.pid"
-	logfile: "$d/unbound.log"
-	use-syslog: no
-	log-time-ascii: yes
+$(dp__server_basics "$d")
 	do-not-query-localhost: no
 	outgoing-port-avoid: 0-32767
 	local-zone: "test." nodefault
