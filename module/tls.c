@@ -232,6 +232,10 @@ dotpool_tls_create(const struct dotpool_tls_trust* trust,
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
+	/* one read() takes every record the socket holds; without it
+	 * OpenSSL reads a 5-byte header, then the body: two system calls
+	 * per answer */
+	SSL_CTX_set_read_ahead(t->ctx, 1);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
 	/* many DoT servers close idle connections without close_notify;
 	 * DNS framing already detects a truncated answer */
