@@ -132,6 +132,7 @@ static const struct cfg_key cfg_keys[] = {
 	G("max-connections", T_UINT, max_connections, 1, 1024, NULL),
 	G("max-queue", T_UINT, max_queue, 1, 1000000, NULL),
 	G("prewarm", T_BOOL, prewarm, 0, 0, NULL),
+	G("rewarm-window", T_MS, rewarm_window, 0, MS_1H, NULL),
 	G("keepalive", T_BOOL, keepalive, 0, 0, NULL),
 	G("fail-threshold", T_UINT, fail_threshold, 1, 1000, NULL),
 	G("backoff-initial", T_MS, backoff_initial, 1, MS_1H, NULL),
@@ -277,6 +278,7 @@ dotpool_config_new(void)
 	cfg->max_connections = 2;
 	cfg->max_queue = 1024;
 	cfg->prewarm = 0;
+	cfg->rewarm_window = 60000;
 	cfg->keepalive = 1;
 	cfg->fail_threshold = 3;
 	cfg->backoff_initial = 500;

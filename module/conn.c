@@ -151,6 +151,27 @@ conn_drain_one(void* owner, uint16_t id, void* arg)
 	dotpool_up_lost(req, *(int*)arg);
 }
 
+/**
+ * Whether an idle connection closing cleanly should be replaced at once:
+ * always with prewarm; otherwise only when the server set the pace (it
+ * closed the connection, or ours closed early because of its keepalive
+ * or its learned idle time; our own idle-timeout is the operator's wish
+ * to let go) and the upstream carried a query within the rewarm window.
+ */
+static int
+conn_rewarm_wanted(const struct dotpool_conn* c, int err)
+{
+	const struct dotpool_config* cfg = c->up->pool->cfg;
+	uint64_t last = c->up->last_query_us;
+	if(cfg->prewarm)
+		return 1;
+	if(cfg->rewarm_window == 0 || last == 0)
+		return 0;
+	if(err != DOTPOOL_ECLOSED && c->idle_ms >= cfg->idle_timeout)
+		return 0;
+	return dotpool_now_us() - last < (uint64_t)cfg->rewarm_window * 1000;
+}
+
 void
 dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 {
@@ -210,8 +231,8 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		dotpool_up_failure(up, dotpool_strerror(err));
 	if(!was_ready && err != 0)
 		dotpool_up_connect_failed(up, err);
-	if(up->pool->cfg->prewarm && was_ready && idle &&
-		(err == 0 || err == DOTPOOL_ECLOSED))
+	if(was_ready && idle && (err == 0 || err == DOTPOOL_ECLOSED) &&
+		conn_rewarm_wanted(c, err))
 		up->rewarm = 1;
 	dotpool_up_gauges(up);
 	dotpool_pool_defer(up->pool);
@@ -813,6 +834,8 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 	req->conn = c;
 	req->id = id;
 	req->sent_us = dotpool_now_us();
+	if(req != &c->up->probe)
+		c->up->last_query_us = req->sent_us;
 	c->up->stats.queries++;
 	(void)event_del(&c->ev_timer);
 	/* written from the event loop: send() must not fail requests

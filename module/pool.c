@@ -554,9 +554,10 @@ pool_defer_cb(evutil_socket_t fd, short what, void* arg)
 		if(up->qhead)
 			dotpool_up_dispatch(up);
 		if(up->rewarm) {
-			/* prewarm: the next query should not wait for a
-			 * handshake; only after clean idle closes, so a
-			 * failing upstream is not hammered */
+			/* prewarm or the rewarm window: the next query
+			 * should not wait for a handshake; only after clean
+			 * idle closes, so a failing upstream is not
+			 * hammered */
 			up->rewarm = 0;
 			if(up->nconns == 0)
 				(void)dotpool_conn_open(up);

@@ -127,6 +127,10 @@ struct dotpool_config {
 	/** open a connection to each upstream at start and after an idle
 	 * close, so the first query does not wait for a handshake (no) */
 	int prewarm;
+	/** ms after an upstream's last query during which a connection the
+	 * server closed for idleness (or ours, closed just before the
+	 * server would) is opened again at once; 0 = never (60000) */
+	unsigned rewarm_window;
 	/** honour the server's edns-tcp-keepalive timeout (yes) */
 	int keepalive;
 

@@ -136,9 +136,12 @@ struct dotpool_upstream {
 	uint64_t backoff_until;
 	/** smoothed answer latency in µs, 0 unknown */
 	uint64_t srtt;
-	/** prewarm: open a connection again from the event loop (an idle
-	 * connection was closed) */
+	/** open a connection again from the event loop (an idle connection
+	 * was closed and prewarm or the rewarm window asks for one) */
 	int rewarm;
+	/** monotonic µs when a query was last sent to this upstream, 0 never
+	 * (probes do not count) */
+	uint64_t last_query_us;
 	/** timer of the active probe while DOWN */
 	struct event probe_ev;
 	/** whether probe_ev is added */

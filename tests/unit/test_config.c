@@ -102,6 +102,7 @@ test_defaults(void)
 	UNIT_CHECK(cfg->max_connections == 2, "config: max-connections 2");
 	UNIT_CHECK(cfg->max_queue == 1024, "config: max-queue 1024");
 	UNIT_CHECK(cfg->prewarm == 0, "config: prewarm no");
+	UNIT_CHECK(cfg->rewarm_window == 60000, "config: rewarm-window 60000");
 	UNIT_CHECK(cfg->keepalive == 1, "config: keepalive yes");
 	UNIT_CHECK(cfg->fail_threshold == 3, "config: fail-threshold 3");
 	UNIT_CHECK(cfg->backoff_initial == 500, "config: backoff-initial 500");
@@ -144,6 +145,7 @@ test_every_global_key(void)
 		"\tmax-connections: 4\n"
 		"\tmax-queue: 50\n"
 		"\tprewarm: yes\n"
+		"\trewarm-window: 0\n"
 		"\tkeepalive: no\n"
 		"\tfail-threshold: 7\n"
 		"\tbackoff-initial: 250\n"
@@ -167,6 +169,7 @@ test_every_global_key(void)
 	UNIT_CHECK(cfg->max_connections == 4, "config: max-connections read");
 	UNIT_CHECK(cfg->max_queue == 50, "config: max-queue read");
 	UNIT_CHECK(cfg->prewarm == 1, "config: prewarm read");
+	UNIT_CHECK(cfg->rewarm_window == 0, "config: rewarm-window read");
 	UNIT_CHECK(cfg->keepalive == 0, "config: keepalive read");
 	UNIT_CHECK(cfg->fail_threshold == 7, "config: fail-threshold read");
 	UNIT_CHECK(cfg->backoff_initial == 250, "config: backoff-initial read");
@@ -639,6 +642,7 @@ same_globals(const struct dotpool_config* a, const struct dotpool_config* b)
 		a->max_inflight == b->max_inflight &&
 		a->max_connections == b->max_connections &&
 		a->max_queue == b->max_queue && a->prewarm == b->prewarm &&
+		a->rewarm_window == b->rewarm_window &&
 		a->keepalive == b->keepalive &&
 		a->fail_threshold == b->fail_threshold &&
 		a->backoff_initial == b->backoff_initial &&
@@ -659,7 +663,7 @@ test_sample_file(void)
 	static const char* const keys[] = { "attempt-timeout",
 		"query-timeout", "max-attempts", "policy", "hedge-delay",
 		"connect-timeout", "idle-timeout", "max-inflight",
-		"max-connections", "max-queue", "prewarm", "keepalive",
+		"max-connections", "max-queue", "prewarm", "rewarm-window", "keepalive",
 		"fail-threshold", "backoff-initial", "backoff-max",
 		"probe-interval", "tls-min-version", "tls-ciphers",
 		"tls-ciphersuites", "session-resumption", "profile",

@@ -1491,6 +1491,54 @@ test_prewarm(void)
 	world_free(&w);
 }
 
+/** The rewarm window: a connection the server closed for idleness is
+ * replaced at once while the upstream carried a query recently; not one
+ * dotpool closed after its own idle-timeout, and not once the window has
+ * passed. */
+static void
+test_rewarm_window(void)
+{
+	struct world w;
+	struct treq t[2];
+	struct pconn* pc;
+	int start = completed;
+	world_init(&w);
+	w.cfg.rewarm_window = 10000;
+	w.cfg.idle_timeout = 200;
+	world_pool(&w, "dot.test");
+	run_until(&w, NULL, 0, 100);
+	UNIT_CHECK(w.peer->accepted == 0,
+		"pool: no connection before a query (prewarm off)");
+	treq_init(&t[0], 0, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
+		"pool: first answered");
+	run_until(&w, NULL, 0, 600);
+	UNIT_CHECK(w.peer->accepted == 1 && w.up->nconns == 0,
+		"pool: a connection closed by our own idle-timeout is not "
+		"replaced");
+	w.cfg.idle_timeout = 5000;
+	w.peer->close_after_answer = 1;
+	treq_init(&t[1], 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
+		"pool: second answered");
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 3, 15000),
+		"pool: the server's idle close is replaced within the window");
+	UNIT_CHECK(w.peer->queries == 2 &&
+		dotpool_upstream_stats(w.up)->queries == 2,
+		"pool: the new connection was opened without a query");
+	UNIT_CHECK(t[1].err == 0 && t[1].id_ok, "pool: answer intact");
+	/* the window has passed: the next idle close is not replaced */
+	w.up->last_query_us = dotpool_now_us() - 10001ULL * 1000;
+	for(pc = w.peer->conns; pc; pc = pc->next)
+		pconn_close(pc);
+	run_until(&w, NULL, 0, 300);
+	UNIT_CHECK(w.peer->accepted == 3 && w.up->nconns == 0,
+		"pool: no new connection once the window has passed");
+	world_free(&w);
+}
+
 /** Queries time out on a connection until half its IDs are stale: it
  * drains (no new queries) and closes when nothing live is left. */
 static void
@@ -1726,6 +1774,7 @@ main(void)
 		{ "session_per_name", test_session_per_name },
 		{ "client_cert_v6", test_client_cert_v6 },
 		{ "prewarm", test_prewarm },
+		{ "rewarm_window", test_rewarm_window },
 		{ "drain_stale", test_drain_stale },
 		{ "partial_writes", test_partial_writes },
 		{ "keepalive", test_keepalive },
