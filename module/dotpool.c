@@ -19,6 +19,7 @@
 #include "sldns/str2wire.h"
 #include "dynlibmod/dynlibmod.h"
 #include "dotpool/abi.h"
+#include "dotpool/board.h"
 #include "dotpool/error.h"
 #include "dotpool/log.h"
 #include "dotpool/metrics.h"
@@ -297,7 +298,8 @@ init(struct module_env* env, int id)
 	de->num_workers = env->cfg->num_threads > 0 ?
 		env->cfg->num_threads : 1;
 	de->workers = calloc((size_t)de->num_workers, sizeof(*de->workers));
-	if(!de->workers) {
+	de->board = dotpool_board_create();
+	if(!de->workers || !de->board) {
 		log_err("dotpool: out of memory");
 		goto fail;
 	}
@@ -323,6 +325,7 @@ fail:
 		dotpool_tls_free(de->tls);
 		dotpool_config_free(de->cfg);
 		free(de->workers);
+		dotpool_board_free(de->board);
 		free(de);
 	}
 	return 0;
@@ -347,6 +350,7 @@ deinit(struct module_env* env, int id)
 		free(de->workers[i]);
 	}
 	free(de->workers);
+	dotpool_board_free(de->board);
 	free_zones(de);
 	dotpool_tls_free(de->tls);
 	dotpool_config_free(de->cfg);
@@ -387,6 +391,7 @@ dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
 	w->pool = dotpool_pool_create(
 		(struct event_base*)comm_base_internal(env->worker_base),
 		de->cfg, de->tls, worker_wake, env->worker_base);
+	dotpool_pool_set_board(w->pool, de->board);
 	if(!w->pool || w->iter_id < 0) {
 		dotpool_pool_free(w->pool, 1);
 		free(w);

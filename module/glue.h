@@ -21,6 +21,8 @@ struct dotpool_env {
 	struct dotpool_config* cfg;
 	/** TLS client context; NULL when no trust is configured at all */
 	struct dotpool_tls* tls;
+	/** upstream health shared by the worker threads */
+	struct dotpool_board* board;
 	/** number of worker slots */
 	int num_workers;
 	/** per worker state, indexed by thread number; each slot is created

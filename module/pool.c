@@ -158,6 +158,7 @@ dotpool_up_failure(struct dotpool_upstream* up, const char* why)
 		b = cfg->backoff_max;
 	b = b / 2 + pool_random() % (b / 2 + 1);
 	up->backoff_until = now + b * 1000;
+	dotpool_board_avoid(up->shared, up->backoff_until);
 	up_set_health(up, up->fails >= cfg->fail_threshold ? DOTPOOL_DOWN :
 		DOTPOOL_BACKOFF, why);
 }
@@ -168,6 +169,7 @@ up_success(struct dotpool_upstream* up)
 {
 	up->fails = 0;
 	up->backoff_until = 0;
+	dotpool_board_clear(up->shared);
 	up_set_health(up, DOTPOOL_UP, NULL);
 }
 
@@ -188,8 +190,13 @@ dotpool_upstream_health(const struct dotpool_upstream* up)
 int
 dotpool_upstream_usable(const struct dotpool_upstream* up)
 {
-	return up->health == DOTPOOL_UP ||
-		dotpool_now_us() >= up->backoff_until;
+	uint64_t now;
+	if(up->health == DOTPOOL_UP && !up->shared)
+		return 1;
+	now = dotpool_now_us();
+	/* another worker may have found it failing a moment ago */
+	return (up->health == DOTPOOL_UP || now >= up->backoff_until) &&
+		now >= dotpool_board_avoid_until(up->shared);
 }
 
 uint64_t
@@ -730,6 +737,8 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	memcpy(&up->addr, sa, salen);
 	up->addrlen = salen;
 	pool_label(up);
+	/* an upstream the board cannot hold is simply not shared */
+	up->shared = dotpool_board_slot(p->board, up->label);
 	up->auth.name = up->name;
 	up->auth.ucfg = ucfg;
 	up->auth.profile = (ucfg && ucfg->profile >= 0) ?
@@ -747,6 +756,13 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	if(p->cfg->prewarm)
 		(void)dotpool_conn_open(up);
 	return up;
+}
+
+void
+dotpool_pool_set_board(struct dotpool_pool* p, struct dotpool_board* board)
+{
+	if(p)
+		p->board = board;
 }
 
 void

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include "dotpool/pool.h"
+#include "dotpool/board.h"
 #include "dotpool/tls.h"
 #include "dotpool/frame.h"
 #include "dotpool/idmap.h"
@@ -134,6 +135,8 @@ struct dotpool_upstream {
 	unsigned learned_idle_ms;
 	/** monotonic µs until which a failing upstream is not tried */
 	uint64_t backoff_until;
+	/** this upstream's slot on the pool's health board, or NULL */
+	struct dotpool_board_slot* shared;
 	/** smoothed answer latency in µs, 0 unknown */
 	uint64_t srtt;
 	/** open a connection again from the event loop (an idle connection
@@ -174,6 +177,8 @@ struct dotpool_pool {
 	struct dotpool_req* ftail;
 	/** deferred work: free the graveyard, dispatch, fail requests */
 	struct event ev_defer;
+	/** health shared with the other workers (borrowed), or NULL */
+	struct dotpool_board* board;
 	/** random bytes for DNS IDs, drawn from OpenSSL in batches */
 	uint8_t rnd[256];
 	/** bytes of rnd already used */

@@ -33,6 +33,7 @@ struct dotpool_upstream;
 struct dotpool_conn;
 struct dotpool_tls;
 struct dotpool_req;
+struct dotpool_board;
 
 /** Query lifetime, owned by the pool. */
 enum dotpool_req_state {
@@ -139,6 +140,17 @@ const char* dotpool_health_str(enum dotpool_health h);
 struct dotpool_pool* dotpool_pool_create(struct event_base* base,
 	const struct dotpool_config* cfg, struct dotpool_tls* tls,
 	void (*wake)(void*), void* wake_arg);
+
+/**
+ * Share upstream health with other pools (one per worker thread): a
+ * failure seen here makes the others avoid the upstream for the same
+ * backoff, and an answer seen anywhere clears it. Call before the first
+ * upstream is created.
+ * @param p: the pool.
+ * @param board: the board (borrowed, outlives the pool), or NULL.
+ */
+void dotpool_pool_set_board(struct dotpool_pool* p,
+	struct dotpool_board* board);
 
 /**
  * Free a pool, its upstreams and connections (fds closed, SSL freed).

@@ -616,6 +616,8 @@ struct world {
 	int wakes;
 	/** address family of the server */
 	int af;
+	/** health board the pool shares, or NULL */
+	struct dotpool_board* board;
 };
 
 /** wake hook: counts. */
@@ -685,6 +687,7 @@ world_pool(struct world* w, const char* name)
 	UNIT_REQUIRE(w->tls != NULL, "tls: context created");
 	w->pool = dotpool_pool_create(w->base, &w->cfg, w->tls, world_wake, w);
 	UNIT_REQUIRE(w->pool != NULL, "pool: created");
+	dotpool_pool_set_board(w->pool, w->board);
 	w->up = world_upstream(w, w->af, name);
 	UNIT_REQUIRE(w->up != NULL, "pool: upstream created");
 	UNIT_CHECK(world_upstream(w, w->af, name) == w->up,
@@ -1539,6 +1542,72 @@ test_rewarm_window(void)
 	world_free(&w);
 }
 
+/** The health board: a failure one worker's pool sees makes another
+ * worker's pool avoid the same upstream (and no other), for the same
+ * backoff; an answer on any worker clears it; a pool without the board is
+ * not affected. Then for real: a request that times out on pool 1 makes
+ * the upstream unusable on pool 2. */
+static void
+test_board_shared_health(void)
+{
+	struct world w;
+	struct dotpool_pool* p2, *p3, *own;
+	struct dotpool_upstream* up2, *up3, *other2;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	w.board = dotpool_board_create();
+	UNIT_REQUIRE(w.board != NULL, "board: created");
+	w.cfg.backoff_initial = 5000;
+	w.cfg.backoff_max = 5000;
+	world_pool(&w, "dot.test");
+	own = w.pool;
+	p2 = dotpool_pool_create(w.base, &w.cfg, w.tls, NULL, NULL);
+	p3 = dotpool_pool_create(w.base, &w.cfg, w.tls, NULL, NULL);
+	UNIT_REQUIRE(p2 && p3, "pool: two more created");
+	dotpool_pool_set_board(p2, w.board);
+	w.pool = p2;
+	up2 = world_upstream(&w, w.af, "dot.test");
+	other2 = world_upstream(&w, w.af, "other.test");
+	w.pool = p3;
+	up3 = world_upstream(&w, w.af, "dot.test");
+	w.pool = own;
+	UNIT_REQUIRE(up2 && up3 && other2 && up2 != w.up,
+		"pool: each pool has its own upstream object");
+	UNIT_CHECK(dotpool_upstream_usable(up2), "board: usable at first");
+	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_BAD_ANSWER);
+	UNIT_CHECK(!dotpool_upstream_usable(w.up),
+		"board: the failing pool backs off");
+	UNIT_CHECK(!dotpool_upstream_usable(up2),
+		"board: the other worker avoids the upstream too");
+	UNIT_CHECK(dotpool_upstream_health(up2) == DOTPOOL_UP &&
+		dotpool_upstream_usable(other2),
+		"board: its own state and other upstreams are untouched");
+	UNIT_CHECK(dotpool_upstream_usable(up3),
+		"board: a pool without the board is not affected");
+	dotpool_upstream_report(up2, DOTPOOL_OUTCOME_OK);
+	UNIT_CHECK(dotpool_upstream_usable(up2),
+		"board: an answer clears the post");
+	/* for real: a request times out on pool 1 (back up first: a failure
+	 * during its own backoff is the same outage, posted once) */
+	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_OK);
+	UNIT_CHECK(dotpool_upstream_usable(w.up) && dotpool_upstream_usable(up2),
+		"board: both usable again");
+	w.peer->hold = -1;
+	treq_init(&t, 1, 200);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
+		"pool: request completed");
+	UNIT_CHECK(t.err == DOTPOOL_ETIMEOUT, "pool: it timed out");
+	UNIT_CHECK(!dotpool_upstream_usable(up2),
+		"board: a timeout on one worker is seen by the other");
+	w.peer->hold = 0;
+	dotpool_pool_free(p2, 1);
+	dotpool_pool_free(p3, 1);
+	world_free(&w);
+	dotpool_board_free(w.board);
+}
+
 /** Queries time out on a connection until half its IDs are stale: it
  * drains (no new queries) and closes when nothing live is left. */
 static void
@@ -1775,6 +1844,7 @@ main(void)
 		{ "client_cert_v6", test_client_cert_v6 },
 		{ "prewarm", test_prewarm },
 		{ "rewarm_window", test_rewarm_window },
+		{ "board_shared_health", test_board_shared_health },
 		{ "drain_stale", test_drain_stale },
 		{ "partial_writes", test_partial_writes },
 		{ "keepalive", test_keepalive },

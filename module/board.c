@@ -1,0 +1,96 @@
+/**
+ * \file
+ * The health board shared by the worker threads (see dotpool/board.h).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dotpool/board.h"
+
+struct dotpool_board_slot {
+	/** the upstream's label, addr@port#name */
+	char label[128];
+	/** monotonic µs until which to avoid the upstream, 0 none; atomic */
+	uint64_t avoid_until;
+};
+
+struct dotpool_board {
+	/** guards n and the labels while a slot is added */
+	pthread_mutex_t lock;
+	/** slots in use */
+	unsigned n;
+	/** the slots */
+	struct dotpool_board_slot slots[DOTPOOL_BOARD_SLOTS];
+};
+
+struct dotpool_board*
+dotpool_board_create(void)
+{
+	struct dotpool_board* b = calloc(1, sizeof(*b));
+	if(!b)
+		return NULL;
+	if(pthread_mutex_init(&b->lock, NULL) != 0) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+dotpool_board_free(struct dotpool_board* b)
+{
+	if(!b)
+		return;
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+struct dotpool_board_slot*
+dotpool_board_slot(struct dotpool_board* b, const char* label)
+{
+	struct dotpool_board_slot* s = NULL;
+	unsigned i;
+	if(!b || !label || strlen(label) >= sizeof(b->slots[0].label))
+		return NULL;
+	pthread_mutex_lock(&b->lock);
+	for(i = 0; i < b->n; i++) {
+		if(strcmp(b->slots[i].label, label) == 0) {
+			s = &b->slots[i];
+			break;
+		}
+	}
+	if(!s && b->n < DOTPOOL_BOARD_SLOTS) {
+		s = &b->slots[b->n++];
+		strcpy(s->label, label);
+		__atomic_store_n(&s->avoid_until, 0, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return s;
+}
+
+void
+dotpool_board_avoid(struct dotpool_board_slot* s, uint64_t until_us)
+{
+	uint64_t cur;
+	if(!s)
+		return;
+	cur = __atomic_load_n(&s->avoid_until, __ATOMIC_RELAXED);
+	while(cur < until_us && !__atomic_compare_exchange_n(&s->avoid_until,
+		&cur, until_us, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+void
+dotpool_board_clear(struct dotpool_board_slot* s)
+{
+	/* read first: answers are the hot path, and a store to a line the
+	 * other workers read would bounce it between cores on every one */
+	if(s && __atomic_load_n(&s->avoid_until, __ATOMIC_RELAXED) != 0)
+		__atomic_store_n(&s->avoid_until, 0, __ATOMIC_RELAXED);
+}
+
+uint64_t
+dotpool_board_avoid_until(const struct dotpool_board_slot* s)
+{
+	return s ? __atomic_load_n(&s->avoid_until, __ATOMIC_RELAXED) : 0;
+}
