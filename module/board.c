@@ -36,6 +36,12 @@ dotpool_board_create(void)
 	return b;
 }
 
+size_t
+dotpool_board_mem(const struct dotpool_board* b)
+{
+	return b ? sizeof(*b) : 0;
+}
+
 void
 dotpool_board_free(struct dotpool_board* b)
 {

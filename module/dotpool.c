@@ -237,7 +237,7 @@ static int
 collect_metrics(struct dotpool_metrics_snapshot* snap, void* arg)
 {
 	struct dotpool_env* de = (struct dotpool_env*)arg;
-	size_t mem = sizeof(*de);
+	size_t mem = sizeof(*de) + dotpool_board_mem(de->board);
 	int i;
 	for(i = 0; i < de->num_workers; i++) {
 		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
@@ -471,7 +471,8 @@ get_mem(struct module_env* env, int id)
 	int i;
 	if(!de)
 		return 0;
-	sz += sizeof(*de) + (size_t)de->num_workers * sizeof(*de->workers);
+	sz += sizeof(*de) + (size_t)de->num_workers * sizeof(*de->workers) +
+		dotpool_board_mem(de->board);
 	for(i = 0; i < de->num_workers; i++) {
 		if(!de->workers[i])
 			continue;

@@ -13,6 +13,7 @@
  */
 #ifndef DOTPOOL_BOARD_H
 #define DOTPOOL_BOARD_H
+#include <stddef.h>
 #include <stdint.h>
 
 /** The board; one per loaded module. */
@@ -25,6 +26,9 @@ struct dotpool_board_slot;
 
 /** @return a new, empty board, or NULL when out of memory. */
 struct dotpool_board* dotpool_board_create(void);
+
+/** @return bytes the board takes (0 for NULL). */
+size_t dotpool_board_mem(const struct dotpool_board* b);
 
 /** Free the board (no worker may use its slots any more). NULL is ok. */
 void dotpool_board_free(struct dotpool_board* b);

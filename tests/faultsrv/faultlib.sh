@@ -17,6 +17,7 @@
 #   df_stat NAME KEY         one counter of `stats`
 #   df_stop NAME, df_stop_all
 #   df_addr NAME             forward-addr text: 127.0.0.1@PORT#dot.dotpool.test
+#   df_forward ZONE NAME...  a TLS forward-zone clause to those servers
 #   df_load PORT TAG [dnsload options]  unique-name A queries to the Unbound
 #                            on PORT; lines in $DP_TMP/TAG.load; returns
 #                            dnsload's status
@@ -58,6 +59,18 @@ df_stat() {
 
 df_addr() {
 	echo "127.0.0.1@$(dp_get "$1" tls_port)#$DP_DOT_NAME"
+}
+
+# df_forward ZONE NAME...: a TLS forward-zone clause sending ZONE to the
+# dotfault servers NAME..., in that order (the first is the primary).
+df_forward() {
+	local zone=$1 n
+	shift
+	printf 'forward-zone:\n\tname: "%s."\n\tforward-tls-upstream: yes\n' \
+		"${zone%.}"
+	for n in "$@"; do
+		printf '\tforward-addr: %s\n' "$(df_addr "$n")"
+	done
 }
 
 df_stop() {

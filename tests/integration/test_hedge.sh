@@ -19,14 +19,8 @@ run() {
 	local name=$1 hedge=$2
 	printf 'dotpool:\n\tattempt-timeout: 1500\n\tquery-timeout: 4000\n\thedge-delay: %s\n\tmetrics-listen: 127.0.0.1@%s\n' \
 		"$hedge" "$mport" >"$DP_TMP/$name.conf"
-	dp_unbound_start "$name" -c "$DP_TMP/$name.conf" <<EOF2
-	discard-timeout: 6000
-forward-zone:
-	name: "$DP_ZONE."
-	forward-tls-upstream: yes
-	forward-addr: $(df_addr slow)
-	forward-addr: $(df_addr fast)
-EOF2
+	dp_unbound_start "$name" -c "$DP_TMP/$name.conf" < <(
+		printf '\tdiscard-timeout: 6000\n'; df_forward "$DP_ZONE" slow fast)
 	df_load "$(dp_get "$name" port)" "$name" --count 10 --qps 5 \
 		--timeout 5 --allow 192.0.2.2
 }

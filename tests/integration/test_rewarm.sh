@@ -18,12 +18,7 @@ df_start up 192.0.2.1 --idle 0.5
 # start NAME WINDOW_MS: an Unbound forwarding the test zone to the server.
 start() {
 	printf 'dotpool:\n\trewarm-window: %s\n' "$2" >"$DP_TMP/$1.conf"
-	dp_unbound_start "$1" -c "$DP_TMP/$1.conf" <<EOF2
-forward-zone:
-	name: "$DP_ZONE."
-	forward-tls-upstream: yes
-	forward-addr: $(df_addr up)
-EOF2
+	dp_unbound_start "$1" -c "$DP_TMP/$1.conf" < <(df_forward "$DP_ZONE" up)
 }
 
 # ---- 1. kept warm during the window, then let go ----------------------------

@@ -17,13 +17,7 @@ df_start good 192.0.2.2
 # a long backoff: no retry of the primary inside the test
 printf 'dotpool:\n\tattempt-timeout: 700\n\tbackoff-initial: 20000\n\tbackoff-max: 20000\n\tprobe-interval: 0\n' \
 	>"$DP_TMP/dp.conf"
-dp_unbound_start dp -t 2 -c "$DP_TMP/dp.conf" <<EOF2
-forward-zone:
-	name: "$DP_ZONE."
-	forward-tls-upstream: yes
-	forward-addr: $(df_addr dead)
-	forward-addr: $(df_addr good)
-EOF2
+dp_unbound_start dp -t 2 -c "$DP_TMP/dp.conf" < <(df_forward "$DP_ZONE" dead good)
 port=$(dp_get dp port)
 slow=0
 for i in $(seq 1 "$N"); do
