@@ -12,10 +12,12 @@ struct dotpool_board_slot {
 	char label[128];
 	/** monotonic µs until which to avoid the upstream, 0 none; atomic */
 	uint64_t avoid_until;
+	/** zone for the metrics label (owned), NULL until set; atomic */
+	char* zone;
 };
 
 struct dotpool_board {
-	/** guards n and the labels while a slot is added */
+	/** guards adding a slot (n is also read by the metrics thread) */
 	pthread_mutex_t lock;
 	/** slots in use */
 	unsigned n;
@@ -39,14 +41,28 @@ dotpool_board_create(void)
 size_t
 dotpool_board_mem(const struct dotpool_board* b)
 {
-	return b ? sizeof(*b) : 0;
+	size_t m = 0;
+	unsigned i, n;
+	if(!b)
+		return 0;
+	n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE);
+	for(i = 0; i < n; i++) {
+		const char* z = __atomic_load_n(&b->slots[i].zone,
+			__ATOMIC_ACQUIRE);
+		if(z)
+			m += strlen(z) + 1;
+	}
+	return sizeof(*b) + m;
 }
 
 void
 dotpool_board_free(struct dotpool_board* b)
 {
+	unsigned i;
 	if(!b)
 		return;
+	for(i = 0; i < b->n; i++)
+		free(b->slots[i].zone);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -66,9 +82,12 @@ dotpool_board_slot(struct dotpool_board* b, const char* label)
 		}
 	}
 	if(!s && b->n < DOTPOOL_BOARD_SLOTS) {
-		s = &b->slots[b->n++];
+		s = &b->slots[b->n];
 		strcpy(s->label, label);
 		__atomic_store_n(&s->avoid_until, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->zone, NULL, __ATOMIC_RELAXED);
+		/* published with release: the metrics thread counts slots */
+		__atomic_store_n(&b->n, b->n + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&b->lock);
 	return s;
@@ -93,6 +112,25 @@ dotpool_board_clear(struct dotpool_board_slot* s)
 	 * other workers read would bounce it between cores on every one */
 	if(s && __atomic_load_n(&s->avoid_until, __ATOMIC_RELAXED) != 0)
 		__atomic_store_n(&s->avoid_until, 0, __ATOMIC_RELAXED);
+}
+
+const char*
+dotpool_board_zone(struct dotpool_board_slot* s, const char* zone)
+{
+	char* cur, *mine;
+	if(!s)
+		return zone;
+	if((cur = __atomic_load_n(&s->zone, __ATOMIC_ACQUIRE)) != NULL)
+		return cur;
+	if(!(mine = strdup(zone)))
+		return zone;
+	cur = NULL;
+	if(__atomic_compare_exchange_n(&s->zone, &cur, mine, 0,
+		__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return mine;
+	/* another worker was first */
+	free(mine);
+	return cur;
 }
 
 uint64_t

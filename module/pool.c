@@ -816,7 +816,11 @@ void
 dotpool_upstream_set_zone(struct dotpool_upstream* up, const char* zone)
 {
 	char* z;
-	if(up->zone || !(z = strdup(zone)))
+	if(up->zone)
+		return;
+	/* every worker labels the upstream with the same zone */
+	zone = dotpool_board_zone(up->shared, zone);
+	if(!(z = strdup(zone)))
 		return;
 	/* published with release: the metrics thread reads it */
 	__atomic_store_n(&up->zone, z, __ATOMIC_RELEASE);

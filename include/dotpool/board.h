@@ -49,6 +49,17 @@ void dotpool_board_avoid(struct dotpool_board_slot* s, uint64_t until_us);
 /** The upstream answered: clear the post. NULL slot is a no-op. */
 void dotpool_board_clear(struct dotpool_board_slot* s);
 
+/**
+ * The zone an upstream is labelled with in metrics, the same on every
+ * worker: the first zone any worker reported for it.
+ * @param s: the slot, or NULL (then zone itself is returned).
+ * @param zone: the zone this worker uses the upstream for.
+ * @return the label's zone (owned by the board, lives as long as it), or
+ *	zone when there is no slot or no memory.
+ */
+const char* dotpool_board_zone(struct dotpool_board_slot* s,
+	const char* zone);
+
 /** @return monotonic µs until which the upstream is to be avoided, 0 when
  * nothing is posted. NULL slot gives 0. */
 uint64_t dotpool_board_avoid_until(const struct dotpool_board_slot* s);

@@ -1588,6 +1588,16 @@ test_board_shared_health(void)
 	dotpool_upstream_report(up2, DOTPOOL_OUTCOME_OK);
 	UNIT_CHECK(dotpool_upstream_usable(up2),
 		"board: an answer clears the post");
+	/* metrics label: the first zone any worker used it for, everywhere */
+	dotpool_upstream_set_zone(up2, "b.example.");
+	dotpool_upstream_set_zone(w.up, "a.example.");
+	dotpool_upstream_set_zone(up3, "c.example.");
+	UNIT_CHECK(strcmp(dotpool_upstream_zone(w.up), "b.example.") == 0 &&
+		strcmp(dotpool_upstream_zone(up2), "b.example.") == 0,
+		"board: both workers label the upstream with the same zone");
+	UNIT_CHECK(strcmp(dotpool_upstream_zone(up3), "c.example.") == 0,
+		"board: a pool without the board keeps its own");
+	UNIT_CHECK(dotpool_board_mem(w.board) > 0, "board: memory counted");
 	/* for real: a request times out on pool 1 (back up first: a failure
 	 * during its own backoff is the same outage, posted once) */
 	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_OK);
