@@ -190,13 +190,13 @@ dotpool_upstream_health(const struct dotpool_upstream* up)
 int
 dotpool_upstream_usable(const struct dotpool_upstream* up)
 {
-	uint64_t now;
-	if(up->health == DOTPOOL_UP && !up->shared)
-		return 1;
-	now = dotpool_now_us();
 	/* another worker may have found it failing a moment ago */
+	uint64_t avoid = dotpool_board_avoid_until(up->shared), now;
+	if(up->health == DOTPOOL_UP && avoid == 0)
+		return 1; /* the common case reads no clock */
+	now = dotpool_now_us();
 	return (up->health == DOTPOOL_UP || now >= up->backoff_until) &&
-		now >= dotpool_board_avoid_until(up->shared);
+		now >= avoid;
 }
 
 uint64_t
