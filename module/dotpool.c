@@ -233,22 +233,36 @@ collect_upstream(struct dotpool_upstream* up, void* arg)
  * the module is loaded (the endpoint stops first in deinit); counters are
  * read as they are, a scrape may see a value a moment old.
  */
-static int
-collect_metrics(struct dotpool_metrics_snapshot* snap, void* arg)
+/** Bytes the module holds: Unbound's get_mem and dotpool_memory_bytes.
+ * Safe from any thread (worker slots are read with acquire loads). */
+static size_t
+module_mem(struct dotpool_env* de)
 {
-	struct dotpool_env* de = (struct dotpool_env*)arg;
-	size_t mem = sizeof(*de) + dotpool_board_mem(de->board);
+	size_t sz = sizeof(*de) + (size_t)de->num_workers *
+		sizeof(*de->workers) + dotpool_board_mem(de->board);
 	int i;
 	for(i = 0; i < de->num_workers; i++) {
 		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
 			__ATOMIC_ACQUIRE);
-		if(!w)
-			continue;
-		dotpool_pool_foreach(w->pool, collect_upstream, snap);
-		mem += sizeof(*w) + dotpool_pool_mem(w->pool);
+		if(w)
+			sz += sizeof(*w) + dotpool_pool_mem(w->pool);
+	}
+	return sz;
+}
+
+static int
+collect_metrics(struct dotpool_metrics_snapshot* snap, void* arg)
+{
+	struct dotpool_env* de = (struct dotpool_env*)arg;
+	int i;
+	for(i = 0; i < de->num_workers; i++) {
+		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
+			__ATOMIC_ACQUIRE);
+		if(w)
+			dotpool_pool_foreach(w->pool, collect_upstream, snap);
 	}
 	dotpool_metrics_snapshot_module(snap, DOTPOOL_VERSION,
-		PACKAGE_VERSION, (uint64_t)mem);
+		PACKAGE_VERSION, (uint64_t)module_mem(de));
 	return 0;
 }
 
@@ -467,17 +481,5 @@ size_t
 get_mem(struct module_env* env, int id)
 {
 	struct dotpool_env* de = env_of(env, id);
-	size_t sz = 0;
-	int i;
-	if(!de)
-		return 0;
-	sz += sizeof(*de) + (size_t)de->num_workers * sizeof(*de->workers) +
-		dotpool_board_mem(de->board);
-	for(i = 0; i < de->num_workers; i++) {
-		if(!de->workers[i])
-			continue;
-		sz += sizeof(*de->workers[i]);
-		sz += dotpool_pool_mem(de->workers[i]->pool);
-	}
-	return sz;
+	return de ? module_mem(de) : 0;
 }
