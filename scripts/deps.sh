@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Install the Debian packages dotpool's build and tests need (idempotent).
-# Usage: scripts/deps.sh [build|test|run|bench|pkg]...   (default: build test)
+# Usage: scripts/deps.sh [--list|--check] [build|test|run|bench|pkg]...
+#   (default sets: build test)
+#   --list   print the packages of the sets, one a line, and install nothing
+#   --check  install nothing; exit 1 naming every package that is missing
+# These lists are the only place the project names the packages it uses:
+# tests/setup/test_deps.sh fails when a test calls a tool or reads a file
+# that no package of the test command's sets provides.
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libssl-dev
 	libevent-dev dpkg-dev"
-test_pkgs="libcunit1-dev unbound unbound-anchor openssl knot-dnsutils
-	bind9-dnsutils bind9-utils python3 tshark valgrind iproute2 prometheus
-	procps psmisc curl shellcheck yamllint python3-yaml"
+test_pkgs="libcunit1-dev unbound unbound-anchor dns-root-data openssl
+	knot-dnsutils bind9-dnsutils bind9-utils python3 tshark valgrind iproute2
+	prometheus procps psmisc curl shellcheck yamllint python3-yaml"
 run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 	knot-dnsutils python3"
 # packaging (issue 6): .debs, lintian, the install test's chroot, lint
@@ -17,6 +23,11 @@ pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
 bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2 python3
 	openssl util-linux"
 
+mode=install
+case ${1:-} in
+--list) mode=list; shift ;;
+--check) mode=check; shift ;;
+esac
 want=
 for what in "${@:-build test}"; do
 	for w in $what; do
@@ -30,12 +41,20 @@ for what in "${@:-build test}"; do
 		esac
 	done
 done
+if [ "$mode" = list ]; then
+	printf '%s\n' $want | sort -u
+	exit 0
+fi
 missing=
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
+if [ "$mode" = check ]; then
+	echo "deps.sh: not installed:$missing" >&2
+	exit 1
+fi
 echo "deps.sh: installing:$missing" >&2
 as_root apt-get update -qq
 # tshark asks whether non-root may capture; answer no without a prompt.

@@ -114,6 +114,10 @@ log "configuring with the stock configure line + --with-dynlibmodule"
 cd "$src"
 # Keep ${prefix} and friends literal: configure expands them itself.
 eval "set -- ${conf_line//\$/\\\$}"
+# Debian's rules name the interpreter for --with-pythonmodule: a minimal
+# Debian has python3 but no `python`, and on a developer's machine `python`
+# may be some other install. The Python files go into our prefix.
+PYTHON=/usr/bin/python3 PYTHON_SITE_PKG="$prefix/lib/python3/dist-packages" \
 ./configure "$@" \
 	--prefix="$prefix" --sysconfdir="$prefix/etc" \
 	--localstatedir="$prefix/var" --with-pidfile="$prefix/var/unbound.pid" \
