@@ -68,7 +68,8 @@ tls_forward(struct module_env* env, struct query_info* q)
 	return dp;
 }
 
-/** The zone's policy and hedging, from its zone: section or the defaults. */
+/** The zone's policy, hedging and authentication profile, from its zone:
+ * section or the defaults. */
 static void
 zone_settings(struct dotpool_env* de, struct dotpool_q* dq)
 {
@@ -109,12 +110,11 @@ dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
 	if(!dq)
 		return NULL;
 	dq->qstate = qstate;
+	dq->w = w;
 	/* env->fwds can change at run time: copy what we use now */
 	if(set_zone(dq, dp) != 0)
 		return NULL;
 	dq->id = id;
-	dq->w = w;
-	zone_settings(de, dq);
 	dq->qchase = qstate->qinfo;
 	dq->qchase.local_alias = NULL;
 	dq->start_ms = now_ms(qstate->env);
@@ -326,11 +326,14 @@ restart(struct dotpool_q* dq)
 }
 
 /**
- * Copy the zone's forward zone and list its forward-addrs in the order of
- * the configuration. The live delegpt has them in that order (Unbound
- * prepends twice: reading the config, building the list), but copying a
- * delegpt prepends once more, so the copy's list runs backwards: the
- * addresses are copied from the live one, in its order.
+ * Switch the query to a forward zone (at the start, and after a CNAME into
+ * another zone): copy the zone's forward zone, list its forward-addrs in
+ * the order of the configuration, and take the zone's own settings, so a
+ * chain from an opportunistic zone into a strict one is resolved strictly.
+ * The live delegpt has the addresses in that order (Unbound prepends
+ * twice: reading the config, building the list), but copying a delegpt
+ * prepends once more, so the copy's list runs backwards: the addresses are
+ * copied from the live one, in its order.
  * @return 0 on success, -1 out of memory.
  */
 static int
@@ -361,6 +364,7 @@ set_zone(struct dotpool_q* dq, struct delegpt* dp)
 		dq->targets[i++] = t;
 	}
 	dq->ntargets = n;
+	zone_settings(dq->w->de, dq);
 	return 0;
 }
 
@@ -389,10 +393,10 @@ upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
 	ucfg = dotpool_config_upstream(dq->w->de->cfg, ip, port,
 		a->tls_auth_name);
 	*ucfgp = ucfg;
+	/* the profile is part of the upstream's identity: strict and
+	 * opportunistic zones never share connections or sessions */
 	up = dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
-		a->addrlen, a->tls_auth_name, ucfg);
-	if(up && (!ucfg || ucfg->profile < 0))
-		dotpool_upstream_set_profile(up, dq->profile);
+		a->addrlen, a->tls_auth_name, ucfg, dq->profile);
 	if(up && !dotpool_upstream_zone(up)) {
 		char zone[LDNS_MAX_DOMAINLEN + 1];
 		dname_str(dq->dp->name, zone);
