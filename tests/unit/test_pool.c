@@ -1885,6 +1885,28 @@ test_send_needs_auth(void)
 	world_free(&w);
 }
 
+/** Strict with neither a name nor pins: a chain alone would accept any
+ * trusted certificate for any name, so nothing is sent. */
+static void
+test_strict_needs_name_or_pin(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, NULL);
+	treq_init(&t, 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
+		"pool: request completed");
+	UNIT_CHECKF(t.err == DOTPOOL_EVERIFY, "tls: strict without name or pin "
+		"fails with EVERIFY (got %d)", t.err);
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.peer->app_bytes == 0 && w.peer->queries == 0,
+		"tls: no DNS bytes sent");
+	world_free(&w);
+}
+
 /** A 200-character name, prefix + tail. */
 static void
 long_name(char* out, const char* tail)
@@ -2082,6 +2104,7 @@ main(void)
 		{ "keepalive", test_keepalive },
 		{ "profile_identity", test_profile_identity },
 		{ "send_needs_auth", test_send_needs_auth },
+		{ "strict_needs_name_or_pin", test_strict_needs_name_or_pin },
 		{ "long_labels", test_long_labels },
 		{ "log_privacy", test_log_privacy },
 		{ NULL, NULL }
