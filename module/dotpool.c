@@ -244,6 +244,22 @@ free_zones(struct dotpool_env* de)
 	de->num_zones = 0;
 }
 
+/** Free the list of zones falling back, and its mutex. */
+static void
+free_fallbacks(struct dotpool_env* de)
+{
+	struct dotpool_fallback* f, *next;
+	for(f = de->fallbacks; f; f = next) {
+		next = f->next;
+		free(f);
+	}
+	de->fallbacks = NULL;
+	de->num_fallbacks = 0;
+	if(de->fallback_lock_ok)
+		pthread_mutex_destroy(&de->fallback_lock);
+	de->fallback_lock_ok = 0;
+}
+
 /** Load dotpool's settings file. */
 static struct dotpool_config*
 load_settings(void)
@@ -337,6 +353,11 @@ init(struct module_env* env, int id)
 		log_err("dotpool: out of memory");
 		return 0;
 	}
+	if(pthread_mutex_init(&de->fallback_lock, NULL) != 0) {
+		log_err("dotpool: cannot create a mutex");
+		goto fail;
+	}
+	de->fallback_lock_ok = 1;
 	if(!(de->cfg = load_settings()) || !index_zones(de))
 		goto fail;
 	for(s = env->cfg->forwards; s; s = s->next) {
@@ -390,6 +411,7 @@ init(struct module_env* env, int id)
 	return 1;
 fail:
 	if(de) {
+		free_fallbacks(de);
 		free_zones(de);
 		dotpool_tls_free(de->tls);
 		dotpool_config_free(de->cfg);
@@ -420,6 +442,7 @@ deinit(struct module_env* env, int id)
 	}
 	free(de->workers);
 	dotpool_board_free(de->board);
+	free_fallbacks(de);
 	free_zones(de);
 	dotpool_tls_free(de->tls);
 	dotpool_config_free(de->cfg);
