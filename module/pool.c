@@ -691,7 +691,7 @@ static int
 pool_label(struct dotpool_upstream* up)
 {
 	static const char opp[] = " (opportunistic)";
-	char ip[INET6_ADDRSTRLEN] = "?";
+	char ip[INET6_ADDRSTRLEN + 12] = "?";
 	int port = 0, n;
 	size_t len;
 	if(up->addr.ss_family == AF_INET) {
@@ -702,6 +702,12 @@ pool_label(struct dotpool_upstream* up)
 		struct sockaddr_in6* s = (struct sockaddr_in6*)&up->addr;
 		(void)inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
 		port = ntohs(s->sin6_port);
+		if(s->sin6_scope_id) {
+			/* fe80::1%2 and fe80::1%3 are two servers */
+			size_t l = strlen(ip);
+			snprintf(ip + l, sizeof(ip) - l, "%%%u",
+				(unsigned)s->sin6_scope_id);
+		}
 	}
 	len = strlen(ip) + 8 + (up->name ? strlen(up->name) + 1 : 0) +
 		sizeof(opp);

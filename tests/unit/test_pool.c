@@ -1978,6 +1978,29 @@ test_long_labels(void)
 		"z.", dotpool_upstream_stats(again)) == 0 && snap->num == 2,
 		"metrics: two rows for two names, one for the same name twice");
 	dotpool_metrics_snapshot_free(snap);
+	/* link-local addresses on two interfaces are two servers */
+	{
+		struct sockaddr_in6 s6;
+		struct dotpool_upstream* a, *b;
+		memset(&s6, 0, sizeof(s6));
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = htons(853);
+		UNIT_REQUIRE(inet_pton(AF_INET6, "fe80::1", &s6.sin6_addr) == 1,
+			"test: fe80::1");
+		s6.sin6_scope_id = 1;
+		a = dotpool_pool_upstream(w.pool, (struct sockaddr*)&s6,
+			sizeof(s6), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+		s6.sin6_scope_id = 2;
+		b = dotpool_pool_upstream(w.pool, (struct sockaddr*)&s6,
+			sizeof(s6), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+		UNIT_REQUIRE(a && b && a != b, "pool: two link-local upstreams");
+		UNIT_CHECKF(strcmp(dotpool_upstream_name(a),
+			"fe80::1%1@853#dot.test") == 0 &&
+			strcmp(dotpool_upstream_name(b),
+			"fe80::1%2@853#dot.test") == 0 && a->shared != b->shared,
+			"pool: the scope is part of the label and the slot (%s, "
+			"%s)", dotpool_upstream_name(a), dotpool_upstream_name(b));
+	}
 	dotpool_pool_free(p2, 1);
 	world_free(&w);
 	dotpool_board_free(w.board);
