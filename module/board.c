@@ -8,8 +8,9 @@
 #include "dotpool/board.h"
 
 struct dotpool_board_slot {
-	/** the upstream's label, addr@port#name */
-	char label[128];
+	/** the upstream's label, its whole identity (owned; set once under
+	 * the board's lock before n counts the slot, never changed) */
+	char* label;
 	/** monotonic µs until which to avoid the upstream, 0 none; atomic */
 	uint64_t avoid_until;
 	/** zone for the metrics label (owned), NULL until set; atomic */
@@ -51,6 +52,7 @@ dotpool_board_mem(const struct dotpool_board* b)
 			__ATOMIC_ACQUIRE);
 		if(z)
 			m += strlen(z) + 1;
+		m += strlen(b->slots[i].label) + 1;
 	}
 	return sizeof(*b) + m;
 }
@@ -61,8 +63,10 @@ dotpool_board_free(struct dotpool_board* b)
 	unsigned i;
 	if(!b)
 		return;
-	for(i = 0; i < b->n; i++)
+	for(i = 0; i < b->n; i++) {
 		free(b->slots[i].zone);
+		free(b->slots[i].label);
+	}
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -72,18 +76,19 @@ dotpool_board_slot(struct dotpool_board* b, const char* label)
 {
 	struct dotpool_board_slot* s = NULL;
 	unsigned i;
-	if(!b || !label || strlen(label) >= sizeof(b->slots[0].label))
+	if(!b || !label)
 		return NULL;
 	pthread_mutex_lock(&b->lock);
 	for(i = 0; i < b->n; i++) {
+		/* the whole label: a prefix is another upstream */
 		if(strcmp(b->slots[i].label, label) == 0) {
 			s = &b->slots[i];
 			break;
 		}
 	}
-	if(!s && b->n < DOTPOOL_BOARD_SLOTS) {
+	if(!s && b->n < DOTPOOL_BOARD_SLOTS &&
+		(b->slots[b->n].label = strdup(label)) != NULL) {
 		s = &b->slots[b->n];
-		strcpy(s->label, label);
 		__atomic_store_n(&s->avoid_until, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->zone, NULL, __ATOMIC_RELAXED);
 		/* published with release: the metrics thread counts slots */

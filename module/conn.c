@@ -134,10 +134,19 @@ conn_update(struct dotpool_conn* c)
 	dotpool_up_gauges(c->up);
 }
 
+/** Whether the connection may carry its upstream's queries: a strict
+ * upstream's only when the server was authenticated. */
+static int
+conn_auth_ok(const struct dotpool_conn* c)
+{
+	return c->authenticated ||
+		c->up->auth.profile != DOTPOOL_PROFILE_STRICT;
+}
+
 int
 dotpool_conn_has_room(const struct dotpool_conn* c)
 {
-	return c->state == DOTPOOL_CONN_READY &&
+	return c->state == DOTPOOL_CONN_READY && conn_auth_ok(c) &&
 		dotpool_idmap_used(c->ids) < dotpool_idmap_capacity(c->ids);
 }
 
@@ -822,6 +831,14 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 	int r;
 	if(c->state != DOTPOOL_CONN_READY)
 		return DOTPOOL_EAGAIN;
+	if(!conn_auth_ok(c)) {
+		/* cannot happen (a strict handshake that fails to verify
+		 * closes the connection); if it ever does, no byte of a
+		 * strict query goes out on it */
+		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: refusing to send a "
+			"query on an unauthenticated connection", c->up->label);
+		return DOTPOOL_EVERIFY;
+	}
 	start = dotpool_pool_rand16(c->up->pool);
 	if((r = dotpool_idmap_alloc(c->ids, req, start, &id)) != 0)
 		return r;

@@ -8,10 +8,12 @@
 #include "module/glue.h"
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include "util/log.h"
 #include "util/config_file.h"
 #include "util/netevent.h"
+#include "util/net_help.h"
 #include "daemon/worker.h"
 #include "services/mesh.h"
 #include "services/modstack.h"
@@ -151,6 +153,57 @@ log_sink(int level, const char* msg)
 	}
 }
 
+/**
+ * Refuse a strict forward-addr with neither a #name nor a pin: the chain
+ * alone is satisfied by any certificate the CA store trusts, issued for
+ * any name, so "strict" would authenticate nothing in particular.
+ * @return 1 when every forward-addr of the zone can be authenticated (or
+ *	is opportunistic), 0 after logging the first one that cannot.
+ */
+static int
+check_zone_auth(struct dotpool_config* dcfg, struct config_stub* s)
+{
+	const struct dotpool_zone_cfg* z = dotpool_config_zone(dcfg, s->name);
+	enum dotpool_profile zprofile = z ? z->profile : dcfg->profile;
+	struct config_strlist* a;
+	for(a = s->addrs; a; a = a->next) {
+		const struct dotpool_upstream_cfg* u;
+		struct sockaddr_storage addr;
+		socklen_t addrlen = 0;
+		char* name = NULL, ip[INET6_ADDRSTRLEN];
+		int port, profile;
+		if(!authextstrtoaddr(a->str, &addr, &addrlen, &name))
+			continue; /* Unbound reports it */
+		if(name && name[0])
+			continue;
+		if(addr.ss_family == AF_INET6) {
+			struct sockaddr_in6* s6 = (struct sockaddr_in6*)&addr;
+			port = ntohs(s6->sin6_port);
+			if(!inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)))
+				continue;
+		} else {
+			struct sockaddr_in* s4 = (struct sockaddr_in*)&addr;
+			port = ntohs(s4->sin_port);
+			if(!inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)))
+				continue;
+		}
+		u = dotpool_config_upstream(dcfg, ip, port, NULL);
+		profile = (u && u->profile >= 0) ? u->profile : (int)zprofile;
+		if(profile != (int)DOTPOOL_PROFILE_STRICT ||
+			(u && u->num_pins > 0))
+			continue;
+		log_err("dotpool: forward zone %s: forward-addr %s has neither "
+			"a #name nor a pin: strict authentication would accept "
+			"any certificate the CA store trusts, for any name. Add "
+			"the server's TLS name (forward-addr: %s#name), or a "
+			"pin-sha256 in an upstream: section of the dotpool "
+			"settings (or, knowing what it means, profile: "
+			"opportunistic)", s->name, a->str, a->str);
+		return 0;
+	}
+	return 1;
+}
+
 /** Index the zone: sections by wire-format name. */
 static int
 index_zones(struct dotpool_env* de)
@@ -189,6 +242,22 @@ free_zones(struct dotpool_env* de)
 	free(de->zones);
 	de->zones = NULL;
 	de->num_zones = 0;
+}
+
+/** Free the list of zones falling back, and its mutex. */
+static void
+free_fallbacks(struct dotpool_env* de)
+{
+	struct dotpool_fallback* f, *next;
+	for(f = de->fallbacks; f; f = next) {
+		next = f->next;
+		free(f);
+	}
+	de->fallbacks = NULL;
+	de->num_fallbacks = 0;
+	if(de->fallback_lock_ok)
+		pthread_mutex_destroy(&de->fallback_lock);
+	de->fallback_lock_ok = 0;
 }
 
 /** Load dotpool's settings file. */
@@ -284,12 +353,19 @@ init(struct module_env* env, int id)
 		log_err("dotpool: out of memory");
 		return 0;
 	}
+	if(pthread_mutex_init(&de->fallback_lock, NULL) != 0) {
+		log_err("dotpool: cannot create a mutex");
+		goto fail;
+	}
+	de->fallback_lock_ok = 1;
 	if(!(de->cfg = load_settings()) || !index_zones(de))
 		goto fail;
 	for(s = env->cfg->forwards; s; s = s->next) {
 		if(!stub_is_tls(env->cfg, s))
 			continue;
 		ntls++;
+		if(!check_zone_auth(de->cfg, s))
+			goto fail;
 		if(s->hosts)
 			log_warn("dotpool: forward zone %s: forward-host "
 				"names are resolved by Unbound's iterator; "
@@ -335,6 +411,7 @@ init(struct module_env* env, int id)
 	return 1;
 fail:
 	if(de) {
+		free_fallbacks(de);
 		free_zones(de);
 		dotpool_tls_free(de->tls);
 		dotpool_config_free(de->cfg);
@@ -365,6 +442,7 @@ deinit(struct module_env* env, int id)
 	}
 	free(de->workers);
 	dotpool_board_free(de->board);
+	free_fallbacks(de);
 	free_zones(de);
 	dotpool_tls_free(de->tls);
 	dotpool_config_free(de->cfg);

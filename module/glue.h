@@ -7,6 +7,7 @@
 #ifndef DOTPOOL_GLUE_H
 #define DOTPOOL_GLUE_H
 #include "config.h"
+#include <pthread.h>
 #include "util/module.h"
 #include "iterator/iterator.h"
 #include "dotpool/config.h"
@@ -34,6 +35,27 @@ struct dotpool_env {
 	struct dotpool_zone_ref* zones;
 	/** number of zones */
 	int num_zones;
+	/** forward-first zones whose queries go to Unbound's iterator
+	 * because no upstream answered (struct dotpool_fallback), so the
+	 * downgrade is logged once per outage; guarded by fallback_lock */
+	struct dotpool_fallback* fallbacks;
+	/** entries in fallbacks; read without the lock (atomic) by every
+	 * answer of a forward-first zone, which then has nothing to do */
+	unsigned num_fallbacks;
+	/** guards fallbacks */
+	pthread_mutex_t fallback_lock;
+	/** whether fallback_lock is initialised */
+	int fallback_lock_ok;
+};
+
+/** A forward-first zone falling back to Unbound's iterator now. */
+struct dotpool_fallback {
+	/** next in the list */
+	struct dotpool_fallback* next;
+	/** length of name */
+	size_t len;
+	/** the zone name in wire format */
+	uint8_t name[];
 };
 
 /** A zone: section, keyed by its name in wire format. */

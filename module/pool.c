@@ -218,17 +218,6 @@ dotpool_upstream_stats(const struct dotpool_upstream* up)
 }
 
 void
-dotpool_upstream_set_profile(struct dotpool_upstream* up,
-	enum dotpool_profile profile)
-{
-	if(up->auth.ucfg && up->auth.ucfg->profile >= 0)
-		return; /* the upstream: section wins */
-	if(up->auth.profile != profile)
-		dotpool_tls_auth_clear(&up->auth);
-	up->auth.profile = profile;
-}
-
-void
 dotpool_up_gauges(struct dotpool_upstream* up)
 {
 	struct dotpool_conn* c;
@@ -354,7 +343,9 @@ dotpool_up_connect_failed(struct dotpool_upstream* up, int err)
 
 /* ---- sending ----------------------------------------------------------- */
 
-/** The READY connection with room and the fewest queries in flight. */
+/** The READY connection with room and the fewest queries in flight
+ * (dotpool_conn_has_room: never an unauthenticated one for a strict
+ * upstream). */
 static struct dotpool_conn*
 up_pick(struct dotpool_upstream* up)
 {
@@ -653,6 +644,7 @@ dotpool_pool_free(struct dotpool_pool* p, int base_alive)
 			(void)event_del(&up->probe_ev);
 		dotpool_tls_auth_clear(&up->auth);
 		free(up->name);
+		free(up->label);
 		free(up->zone);
 		free(up);
 	}
@@ -693,12 +685,15 @@ pool_name_eq(const char* a, const char* b)
 	return strcasecmp(a, b) == 0;
 }
 
-/** Write "addr@port#name" for logs. */
-static void
+/** Allocate "addr@port#name[ (opportunistic)]", the upstream's whole
+ * identity, for logs, metrics and the health board. @return 0 or -1. */
+static int
 pool_label(struct dotpool_upstream* up)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	static const char opp[] = " (opportunistic)";
+	char ip[INET6_ADDRSTRLEN + 12] = "?";
+	int port = 0, n;
+	size_t len;
 	if(up->addr.ss_family == AF_INET) {
 		struct sockaddr_in* s = (struct sockaddr_in*)&up->addr;
 		(void)inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
@@ -707,15 +702,27 @@ pool_label(struct dotpool_upstream* up)
 		struct sockaddr_in6* s = (struct sockaddr_in6*)&up->addr;
 		(void)inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
 		port = ntohs(s->sin6_port);
+		if(s->sin6_scope_id) {
+			/* fe80::1%2 and fe80::1%3 are two servers */
+			size_t l = strlen(ip);
+			snprintf(ip + l, sizeof(ip) - l, "%%%u",
+				(unsigned)s->sin6_scope_id);
+		}
 	}
-	snprintf(up->label, sizeof(up->label), "%s@%d%s%s", ip, port,
-		up->name ? "#" : "", up->name ? up->name : "");
+	len = strlen(ip) + 8 + (up->name ? strlen(up->name) + 1 : 0) +
+		sizeof(opp);
+	if(!(up->label = malloc(len)))
+		return -1;
+	n = snprintf(up->label, len, "%s@%d%s%s%s", ip, port,
+		up->name ? "#" : "", up->name ? up->name : "",
+		up->auth.profile == DOTPOOL_PROFILE_OPPORTUNISTIC ? opp : "");
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 struct dotpool_upstream*
 dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	socklen_t salen, const char* auth_name,
-	const struct dotpool_upstream_cfg* ucfg)
+	const struct dotpool_upstream_cfg* ucfg, enum dotpool_profile profile)
 {
 	struct dotpool_upstream* up;
 	if(!p || !sa || salen > sizeof(up->addr) ||
@@ -723,9 +730,12 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 		return NULL;
 	if(auth_name && !auth_name[0])
 		auth_name = NULL;
+	if(ucfg && ucfg->profile >= 0)
+		profile = (enum dotpool_profile)ucfg->profile; /* section wins */
 	for(up = p->ups; up; up = up->next)
 		if(pool_addr_eq(&up->addr, up->addrlen, sa, salen) &&
-			pool_name_eq(up->name, auth_name))
+			pool_name_eq(up->name, auth_name) &&
+			up->auth.profile == profile)
 			return up;
 	if(!(up = calloc(1, sizeof(*up))))
 		return NULL;
@@ -736,20 +746,20 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	up->pool = p;
 	memcpy(&up->addr, sa, salen);
 	up->addrlen = salen;
-	pool_label(up);
-	/* an upstream the board cannot hold is simply not shared */
-	up->shared = dotpool_board_slot(p->board, up->label);
 	up->auth.name = up->name;
 	up->auth.ucfg = ucfg;
-	up->auth.profile = (ucfg && ucfg->profile >= 0) ?
-		(enum dotpool_profile)ucfg->profile : p->cfg->profile;
-	up->health = DOTPOOL_UP;
-	up->stats.health = DOTPOOL_UP;
-	if(event_assign(&up->probe_ev, p->base, -1, 0, up_probe_cb, up) != 0) {
+	up->auth.profile = profile;
+	if(pool_label(up) != 0 || event_assign(&up->probe_ev, p->base, -1, 0,
+		up_probe_cb, up) != 0) {
+		free(up->label);
 		free(up->name);
 		free(up);
 		return NULL;
 	}
+	/* an upstream the board cannot hold is simply not shared */
+	up->shared = dotpool_board_slot(p->board, up->label);
+	up->health = DOTPOOL_UP;
+	up->stats.health = DOTPOOL_UP;
 	up->next = p->ups;
 	/* published with release: the metrics thread walks this list */
 	__atomic_store_n(&p->ups, up, __ATOMIC_RELEASE);
@@ -791,7 +801,8 @@ dotpool_pool_mem(const struct dotpool_pool* p)
 	for(c = p->grave; c; c = c->next)
 		m += dotpool_conn_mem(c);
 	for(up = p->ups; up; up = up->next) {
-		m += sizeof(*up) + (up->name ? strlen(up->name) + 1 : 0);
+		m += sizeof(*up) + (up->name ? strlen(up->name) + 1 : 0) +
+			strlen(up->label) + 1;
 		for(c = up->conns; c; c = c->next)
 			m += dotpool_conn_mem(c);
 	}

@@ -7,6 +7,7 @@
  */
 #include "module/glue.h"
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include "util/log.h"
@@ -68,7 +69,8 @@ tls_forward(struct module_env* env, struct query_info* q)
 	return dp;
 }
 
-/** The zone's policy and hedging, from its zone: section or the defaults. */
+/** The zone's policy, hedging and authentication profile, from its zone:
+ * section or the defaults. */
 static void
 zone_settings(struct dotpool_env* de, struct dotpool_q* dq)
 {
@@ -109,16 +111,81 @@ dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
 	if(!dq)
 		return NULL;
 	dq->qstate = qstate;
+	dq->w = w;
 	/* env->fwds can change at run time: copy what we use now */
 	if(set_zone(dq, dp) != 0)
 		return NULL;
 	dq->id = id;
-	dq->w = w;
-	zone_settings(de, dq);
 	dq->qchase = qstate->qinfo;
 	dq->qchase.local_alias = NULL;
 	dq->start_ms = now_ms(qstate->env);
 	return dq;
+}
+
+/**
+ * A forward-first zone's query goes to Unbound's iterator: Unbound's own
+ * TLS forwarding, without dotpool's pins, then recursion in clear text. An
+ * attacker who breaks DoT gets that downgrade, so the operator is told:
+ * once per outage and zone (until dotpool answers for the zone again), and
+ * never with the query name.
+ */
+static void
+fallback_note(struct dotpool_q* dq)
+{
+	struct dotpool_env* de = dq->w->de;
+	struct dotpool_fallback* f;
+	char zone[LDNS_MAX_DOMAINLEN + 1];
+	int known = 0;
+	pthread_mutex_lock(&de->fallback_lock);
+	for(f = de->fallbacks; f; f = f->next)
+		if(query_dname_compare(f->name, dq->dp->name) == 0) {
+			known = 1;
+			break;
+		}
+	if(!known && (f = malloc(sizeof(*f) + dq->dp->namelen)) != NULL) {
+		f->len = dq->dp->namelen;
+		memcpy(f->name, dq->dp->name, dq->dp->namelen);
+		f->next = de->fallbacks;
+		de->fallbacks = f;
+		__atomic_store_n(&de->num_fallbacks, de->num_fallbacks + 1,
+			__ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&de->fallback_lock);
+	if(known)
+		return;
+	dname_str(dq->dp->name, zone);
+	log_warn("dotpool: forward zone %s: no upstream answered over "
+		"dotpool's authenticated DoT; forward-first: yes hands its "
+		"queries to Unbound's iterator, which uses Unbound's own TLS "
+		"(no pins) and then resolves without TLS. Logged once until "
+		"dotpool answers for the zone again", zone);
+}
+
+/** dotpool answered for a forward-first zone: end its fall-back, if any. */
+static void
+fallback_clear(struct dotpool_q* dq)
+{
+	struct dotpool_env* de = dq->w->de;
+	struct dotpool_fallback** fp, *f = NULL;
+	char zone[LDNS_MAX_DOMAINLEN + 1];
+	if(__atomic_load_n(&de->num_fallbacks, __ATOMIC_RELAXED) == 0)
+		return; /* the common case: no outage anywhere */
+	pthread_mutex_lock(&de->fallback_lock);
+	for(fp = &de->fallbacks; *fp; fp = &(*fp)->next)
+		if(query_dname_compare((*fp)->name, dq->dp->name) == 0) {
+			f = *fp;
+			*fp = f->next;
+			__atomic_store_n(&de->num_fallbacks,
+				de->num_fallbacks - 1, __ATOMIC_RELAXED);
+			break;
+		}
+	pthread_mutex_unlock(&de->fallback_lock);
+	if(!f)
+		return;
+	free(f);
+	dname_str(dq->dp->name, zone);
+	verbose(VERB_OPS, "dotpool: forward zone %s: answered over DoT "
+		"again; no longer falling back to Unbound's iterator", zone);
 }
 
 /** Fail the query: SERVFAIL, or Unbound's iterator for forward-first. */
@@ -131,6 +198,7 @@ query_fail(struct dotpool_q* dq, const char* why)
 		log_query_info(VERB_QUERY, "dotpool: failed query",
 			&qstate->qinfo);
 	if(!dq->dp->has_parent_side_NS) {
+		fallback_note(dq);
 		/* forward-first: let the iterator try, then recurse */
 		dotpool_query_clear(dq);
 		qstate->minfo[dq->id] = NULL;
@@ -326,11 +394,14 @@ restart(struct dotpool_q* dq)
 }
 
 /**
- * Copy the zone's forward zone and list its forward-addrs in the order of
- * the configuration. The live delegpt has them in that order (Unbound
- * prepends twice: reading the config, building the list), but copying a
- * delegpt prepends once more, so the copy's list runs backwards: the
- * addresses are copied from the live one, in its order.
+ * Switch the query to a forward zone (at the start, and after a CNAME into
+ * another zone): copy the zone's forward zone, list its forward-addrs in
+ * the order of the configuration, and take the zone's own settings, so a
+ * chain from an opportunistic zone into a strict one is resolved strictly.
+ * The live delegpt has the addresses in that order (Unbound prepends
+ * twice: reading the config, building the list), but copying a delegpt
+ * prepends once more, so the copy's list runs backwards: the addresses are
+ * copied from the live one, in its order.
  * @return 0 on success, -1 out of memory.
  */
 static int
@@ -361,6 +432,7 @@ set_zone(struct dotpool_q* dq, struct delegpt* dp)
 		dq->targets[i++] = t;
 	}
 	dq->ntargets = n;
+	zone_settings(dq->w->de, dq);
 	return 0;
 }
 
@@ -389,10 +461,10 @@ upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
 	ucfg = dotpool_config_upstream(dq->w->de->cfg, ip, port,
 		a->tls_auth_name);
 	*ucfgp = ucfg;
+	/* the profile is part of the upstream's identity: strict and
+	 * opportunistic zones never share connections or sessions */
 	up = dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
-		a->addrlen, a->tls_auth_name, ucfg);
-	if(up && (!ucfg || ucfg->profile < 0))
-		dotpool_upstream_set_profile(up, dq->profile);
+		a->addrlen, a->tls_auth_name, ucfg, dq->profile);
 	if(up && !dotpool_upstream_zone(up)) {
 		char zone[LDNS_MAX_DOMAINLEN + 1];
 		dname_str(dq->dp->name, zone);
@@ -879,6 +951,8 @@ dotpool_query_result(struct dotpool_q* dq)
 		return;
 	}
 	dotpool_upstream_report(dq->up, DOTPOOL_OUTCOME_OK);
+	if(!dq->dp->has_parent_side_NS)
+		fallback_clear(dq);
 	sock_list_insert(&qstate->reply_origin,
 		&dq->targets[dq->cur]->addr,
 		dq->targets[dq->cur]->addrlen, qstate->region);

@@ -435,6 +435,15 @@ dotpool_tls_conn_verify(struct ssl_st* ssl, struct dotpool_tls_auth* a,
 		snprintf(err, errlen, "server sent no certificate");
 		goto fail;
 	}
+	if(a->profile == DOTPOOL_PROFILE_STRICT && !(a->name && a->name[0]) &&
+		npins == 0) {
+		/* a chain alone proves nothing: any certificate the CA store
+		 * trusts, for any name, would do (refused at load too; this
+		 * covers forward zones added at run time) */
+		snprintf(err, errlen, "strict profile without a #name or a "
+			"pin-sha256: nothing to authenticate the server with");
+		goto fail;
+	}
 	if((a->name && a->name[0]) || npins == 0) {
 		long v = SSL_get_verify_result(ssl);
 		if(v != X509_V_OK) {

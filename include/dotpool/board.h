@@ -7,7 +7,8 @@
  * instead of each paying for the same outage with timed-out queries. Any
  * answer from the upstream, on any worker, clears the post.
  *
- * Slots are found by the upstream's label (addr@port#name) under a mutex
+ * Slots are found by the upstream's whole label (addr@port#name, and the
+ * profile when opportunistic: its identity, never cut short) under a mutex
  * when a worker first meets the upstream; after that they are read and
  * written with atomics only. Slots are never freed while the board lives.
  */
@@ -36,7 +37,7 @@ void dotpool_board_free(struct dotpool_board* b);
 /**
  * The slot of an upstream, created on first use.
  * @param b: the board, or NULL.
- * @param label: the upstream's label.
+ * @param label: the upstream's label (copied), compared in full.
  * @return the slot, or NULL (no board, board full, out of memory).
  */
 struct dotpool_board_slot* dotpool_board_slot(struct dotpool_board* b,

@@ -84,7 +84,8 @@ struct dotpool_conn {
 	unsigned stale;
 	/** whether the connection reached READY */
 	int was_ready;
-	/** whether the server is authenticated (opportunistic may not be) */
+	/** whether the server is authenticated (opportunistic may not be);
+	 * a strict upstream's queries are written only when it is */
 	int authenticated;
 	/** ms this connection may idle: idle_timeout, or less when the
 	 * server's edns-tcp-keepalive asks for it (RFC 7828) or closes idle
@@ -96,7 +97,10 @@ struct dotpool_conn {
 	unsigned answered;
 };
 
-/** One upstream (address, port, name) on one worker. */
+/** One upstream (address, port, name, profile) on one worker. The profile
+ * is part of the identity: a server that one zone uses strictly and
+ * another opportunistically is two upstreams, which share no connection,
+ * TLS session or health. */
 struct dotpool_upstream {
 	/** next in the pool */
 	struct dotpool_upstream* next;
@@ -108,11 +112,14 @@ struct dotpool_upstream {
 	socklen_t addrlen;
 	/** TLS authentication name (owned), or NULL */
 	char* name;
-	/** "addr@port#name" */
-	char label[128];
+	/** "addr@port#name", then " (opportunistic)" for that profile
+	 * (owned): the whole identity, never cut, because health slots and
+	 * metrics rows are keyed by it */
+	char* label;
 	/** zone it was first used for, for metrics labels (owned), or NULL */
 	char* zone;
-	/** authentication data and saved session */
+	/** authentication data and saved session; auth.profile is fixed
+	 * when the upstream is created */
 	struct dotpool_tls_auth auth;
 	/** open connections (not CLOSED) */
 	struct dotpool_conn* conns;
@@ -213,11 +220,14 @@ int dotpool_conn_open(struct dotpool_upstream* up);
  * Put a request on a READY connection: reserve an ID, frame it, arm the
  * write.
  * @return 0, DOTPOOL_EFULL (no ID or buffer room), DOTPOOL_EAGAIN (not
- *	READY) or DOTPOOL_ENOMEM; the request is unchanged on error.
+ *	READY), DOTPOOL_EVERIFY (the upstream is strict and the connection
+ *	did not authenticate it) or DOTPOOL_ENOMEM; the request is unchanged
+ *	on error.
  */
 int dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req);
 
-/** Whether a connection can take another query now. */
+/** Whether a connection can take another query now: READY, with room,
+ * and authenticated when its upstream is strict. */
 int dotpool_conn_has_room(const struct dotpool_conn* c);
 
 /** Forget a SENT request; its ID stays reserved until its answer. */

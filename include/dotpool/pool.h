@@ -1,7 +1,8 @@
 /**
  * \file
  * The transport: per worker thread, a pool of DoT connections to upstreams.
- * An upstream is keyed by (address, port, TLS authentication name) and owns
+ * An upstream is keyed by (address, port, TLS authentication name,
+ * authentication profile) and owns
  * its connections, the queue of requests waiting for one, its health and its
  * counters. A request is one attempt to get an answer for one query from one
  * upstream.
@@ -162,17 +163,23 @@ void dotpool_pool_set_board(struct dotpool_pool* p,
 void dotpool_pool_free(struct dotpool_pool* p, int base_alive);
 
 /**
- * Find or create the upstream for (address, port, name).
+ * Find or create the upstream for (address, port, name, profile). The
+ * profile is the upstream: section's when it sets one, else the one the
+ * caller's zone asks for. Strict and opportunistic use of one server are
+ * two upstreams: their connections, TLS sessions, health and metrics are
+ * apart, so a connection that authenticated nothing never carries a strict
+ * zone's query.
  * @param p: the pool.
  * @param sa: address and port (copied).
  * @param salen: its length.
  * @param auth_name: TLS authentication name (copied), NULL for none.
  * @param ucfg: its upstream: section or NULL (borrowed, outlives the pool).
+ * @param profile: the zone's profile (used when ucfg sets none).
  * @return the upstream (owned by the pool) or NULL (out of memory).
  */
 struct dotpool_upstream* dotpool_pool_upstream(struct dotpool_pool* p,
 	const struct sockaddr* sa, socklen_t salen, const char* auth_name,
-	const struct dotpool_upstream_cfg* ucfg);
+	const struct dotpool_upstream_cfg* ucfg, enum dotpool_profile profile);
 
 /**
  * Send a request to an upstream: on an open connection with room, else on a
@@ -190,14 +197,6 @@ int dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req);
  * Safe on a request that is IDLE.
  */
 void dotpool_pool_cancel(struct dotpool_req* req);
-
-/**
- * Set how an upstream is authenticated when its upstream: section says
- * "as the zone" (the pool only knows the global default). Takes effect for
- * the next connection.
- */
-void dotpool_upstream_set_profile(struct dotpool_upstream* up,
-	enum dotpool_profile profile);
 
 /** Health of an upstream now. */
 enum dotpool_health dotpool_upstream_health(const struct dotpool_upstream* up);
@@ -237,7 +236,8 @@ void dotpool_upstream_count(struct dotpool_upstream* up,
 /** Smoothed round-trip estimate in µs (0 when unknown). */
 uint64_t dotpool_upstream_srtt(const struct dotpool_upstream* up);
 
-/** "addr@port#name" of an upstream, for logs and metrics labels. */
+/** "addr@port#name" of an upstream, with " (opportunistic)" after it for
+ * that profile, for logs and metrics labels. */
 const char* dotpool_upstream_name(const struct dotpool_upstream* up);
 
 /** The zone an upstream was first used for (metrics label), or NULL. */

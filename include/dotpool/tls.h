@@ -88,7 +88,9 @@ int dotpool_tls_handshake_error(struct ssl_st* ssl, char* err, size_t errlen);
 /**
  * After a successful handshake: is the server who it must be? Checks the
  * chain and name result (when a name is set or there are no pins) and the
- * SPKI pins (when set). The caller decides, by profile, whether a failure
+ * SPKI pins (when set); under the strict profile, neither a name nor pins
+ * is a failure (a chain alone fits any name). The caller decides, by
+ * profile, whether a failure
  * closes the connection. On failure the saved session is dropped so that
  * it is never resumed.
  * @param ssl: the connection.

@@ -6,7 +6,9 @@
 # forward-first a query dotpool cannot get answered goes on to Unbound's
 # iterator (here: dotpool refuses the upstream for a pin mismatch, the
 # iterator's own TLS forwarding, which has no pins, answers), while without
-# forward-first the client gets SERVFAIL.
+# forward-first the client gets SERVFAIL. The fall-back is a downgrade
+# (Unbound's TLS has no pins, then clear-text recursion): dotpool logs it
+# once per outage, naming the zone and no query.
 . "$(dirname "$0")/lib.sh"
 dp_require dig openssl python3
 
@@ -93,8 +95,26 @@ EOF2
 		assert_eq SERVFAIL "$DP_RCODE" \
 			"without forward-first a pin mismatch is SERVFAIL"
 	fi
-	assert_grep "$(dp_get "ff$first" log)" "pin" \
+	# more failing queries in the same outage
+	for i in 1 2 3 4; do
+		dp_query "$(dp_get "ff$first" port)" "ff$i.wild.$DP_ZONE" A
+	done
+	fflog=$(dp_get "ff$first" log)
+	assert_grep "$fflog" "pin" \
 		"forward-first $first: the pin mismatch is logged"
+	# the downgrade to Unbound's own forwarding is logged, once per
+	# outage, naming the zone and no query
+	fell=$(grep -cE "dotpool: forward zone $DP_ZONE\.: .*forward-first" \
+		"$fflog")
+	if [ "$first" = yes ]; then
+		assert_eq 1 "$fell" \
+			"forward-first: lines logging the fall-back to Unbound's iterator, for 5 failing queries"
+		assert_no_grep "$fflog" \
+			"dotpool: forward zone .*(www|ff[0-9])\.(wild\.)?$DP_ZONE" \
+			"the fall-back line names no query"
+	else
+		assert_eq 0 "$fell" "fall-back lines without forward-first"
+	fi
 	dp_unbound_stop "ff$first"
 done
 dp_pass

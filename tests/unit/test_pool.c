@@ -28,6 +28,7 @@
 #include <event2/event_struct.h>
 #include "dotpool/conn.h"
 #include "dotpool/error.h"
+#include "dotpool/metrics.h"
 #include "dotpool/pool.h"
 #include "dotpool/tls.h"
 #include "dotpool/wire.h"
@@ -650,9 +651,11 @@ world_init(struct world* w)
 	w->peer = peer_new(w->base);
 }
 
-/** Make the upstream (address, port of the server, name) in the pool. */
+/** Make the upstream (address, port of the server, name) in the pool, for
+ * a zone with this profile. */
 static struct dotpool_upstream*
-world_upstream(struct world* w, int af, const char* name)
+world_upstream_p(struct world* w, int af, const char* name,
+	enum dotpool_profile profile)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in* sin = (struct sockaddr_in*)&ss;
@@ -663,13 +666,20 @@ world_upstream(struct world* w, int af, const char* name)
 		sin6->sin6_addr = in6addr_loopback;
 		sin6->sin6_port = htons((uint16_t)w->peer->port);
 		return dotpool_pool_upstream(w->pool, (struct sockaddr*)sin6,
-			sizeof(*sin6), name, &w->ucfg);
+			sizeof(*sin6), name, &w->ucfg, profile);
 	}
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin->sin_port = htons((uint16_t)w->peer->port);
 	return dotpool_pool_upstream(w->pool, (struct sockaddr*)sin,
-		sizeof(*sin), name, &w->ucfg);
+		sizeof(*sin), name, &w->ucfg, profile);
+}
+
+/** The upstream for a zone with the default profile. */
+static struct dotpool_upstream*
+world_upstream(struct world* w, int af, const char* name)
+{
+	return world_upstream_p(w, af, name, w->cfg.profile);
 }
 
 /** Create TLS, pool and the upstream with auth name `name`. */
@@ -1739,6 +1749,263 @@ test_keepalive(void)
 	world_free(&w);
 }
 
+/** The server connection with this number (from 1), or NULL. */
+static struct pconn*
+peer_conn(struct peer* pe, int index)
+{
+	struct pconn* pc;
+	for(pc = pe->conns; pc; pc = pc->next)
+		if(pc->index == index)
+			return pc;
+	return NULL;
+}
+
+/** One server that one zone uses strictly and another opportunistically
+ * is two upstreams. The server's certificate is for another name: the
+ * opportunistic upstream gets answers over its unauthenticated
+ * connection, the strict one is refused before and after, and the server
+ * never receives a strict query. Health is apart: the strict failure
+ * does not make the opportunistic upstream avoided, an opportunistic
+ * answer does not clear the strict one's backoff. */
+static void
+test_profile_identity(void)
+{
+	struct world w;
+	struct dotpool_upstream* strict, *opp;
+	struct treq t;
+	int i, start;
+	world_init(&w);
+	w.board = dotpool_board_create();
+	UNIT_REQUIRE(w.board != NULL, "board: created");
+	w.cfg.backoff_initial = 5000;
+	w.cfg.backoff_max = 5000;
+	world_pool(&w, "wrong.test");
+	strict = w.up;
+	opp = world_upstream_p(&w, w.af, "wrong.test",
+		DOTPOOL_PROFILE_OPPORTUNISTIC);
+	UNIT_REQUIRE(opp != NULL && opp != strict, "pool: strict and "
+		"opportunistic use of one server are two upstreams");
+	UNIT_CHECK(world_upstream_p(&w, w.af, "wrong.test",
+		DOTPOOL_PROFILE_OPPORTUNISTIC) == opp &&
+		world_upstream_p(&w, w.af, "wrong.test",
+		DOTPOOL_PROFILE_STRICT) == strict,
+		"pool: the same profile finds the same upstream");
+	UNIT_CHECK(strcmp(dotpool_upstream_name(strict),
+		dotpool_upstream_name(opp)) != 0 &&
+		strstr(dotpool_upstream_name(opp), " (opportunistic)") &&
+		!strstr(dotpool_upstream_name(strict), "opportunistic"),
+		"pool: the opportunistic upstream's label says so, the strict "
+		"one's is addr@port#name");
+	UNIT_CHECK(strict->shared && opp->shared && strict->shared !=
+		opp->shared, "board: each has its own health slot");
+	UNIT_CHECK(strict->auth.profile == DOTPOOL_PROFILE_STRICT &&
+		opp->auth.profile == DOTPOOL_PROFILE_OPPORTUNISTIC,
+		"pool: each keeps its profile");
+
+	start = completed;
+	treq_init(&t, 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(opp, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000) && t.err == 0,
+		"pool: the opportunistic upstream answers despite the name");
+	UNIT_CHECK(opp->conns && !opp->conns->authenticated,
+		"conn: its connection is open and unauthenticated");
+	for(i = 0; i < 3; i++) {
+		start = completed;
+		treq_init(&t, 10 + i, 10000);
+		UNIT_REQUIRE(dotpool_pool_send(strict, &t.r) == 0,
+			"pool: send");
+		UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
+			"pool: strict request completed");
+		UNIT_CHECKF(t.err == DOTPOOL_EVERIFY, "pool: strict request %d "
+			"after an opportunistic answer fails with EVERIFY (got "
+			"%d)", i, t.err);
+	}
+	UNIT_CHECKF(w.peer->queries == 1, "pool: the server received only the "
+		"opportunistic query (got %d)", w.peer->queries);
+	UNIT_CHECK(strict->auth.session == NULL,
+		"tls: no session of the opportunistic upstream for the strict");
+	UNIT_CHECK(!dotpool_upstream_usable(strict) &&
+		dotpool_upstream_usable(opp),
+		"board: the strict upstream backs off, the opportunistic one "
+		"is still usable");
+	start = completed;
+	treq_init(&t, 2, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(opp, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000) && t.err == 0,
+		"pool: the opportunistic upstream answers again");
+	UNIT_CHECK(!dotpool_upstream_usable(strict), "board: an opportunistic "
+		"answer does not clear the strict upstream's backoff");
+	/* an upstream: section's own profile wins over the zone's */
+	w.ucfg.profile = DOTPOOL_PROFILE_STRICT;
+	UNIT_CHECK(world_upstream_p(&w, w.af, "wrong.test",
+		DOTPOOL_PROFILE_OPPORTUNISTIC) == strict,
+		"pool: an upstream: section's profile wins over the zone's");
+	w.ucfg.profile = -1;
+	world_free(&w);
+	dotpool_board_free(w.board);
+}
+
+/** The send path never writes a strict upstream's query on a connection
+ * that did not authenticate the server, whatever led there: such a
+ * connection offers no room, a direct send is refused, and the pool
+ * opens an authenticated connection instead. */
+static void
+test_send_needs_auth(void)
+{
+	struct world w;
+	struct treq t;
+	struct dotpool_conn* c;
+	struct pconn* pc;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	treq_init(&t, 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000) && t.err == 0,
+		"pool: answered");
+	c = w.up->conns;
+	UNIT_REQUIRE(c && c->authenticated && dotpool_conn_has_room(c),
+		"conn: an authenticated connection with room");
+	c->authenticated = 0; /* as if its server had not been verified */
+	UNIT_CHECK(!dotpool_conn_has_room(c), "conn: an unauthenticated "
+		"connection has no room for a strict upstream's queries");
+	treq_init(&t, 2, 10000);
+	UNIT_CHECK(dotpool_conn_send(c, &t.r) == DOTPOOL_EVERIFY &&
+		t.r.state == DOTPOOL_REQ_IDLE && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: a direct send on it is refused, nothing queued");
+	start = completed;
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000) && t.err == 0 &&
+		t.id_ok, "pool: answered on another connection");
+	UNIT_CHECK(w.peer->accepted == 2, "pool: a second connection opened");
+	pc = peer_conn(w.peer, 1);
+	UNIT_CHECKF(pc && pc->nrecv == 1, "pool: the unauthenticated "
+		"connection carried nothing more (%d queries)",
+		pc ? pc->nrecv : -1);
+	world_free(&w);
+}
+
+/** Strict with neither a name nor pins: a chain alone would accept any
+ * trusted certificate for any name, so nothing is sent. */
+static void
+test_strict_needs_name_or_pin(void)
+{
+	struct world w;
+	struct treq t;
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, NULL);
+	treq_init(&t, 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
+		"pool: request completed");
+	UNIT_CHECKF(t.err == DOTPOOL_EVERIFY, "tls: strict without name or pin "
+		"fails with EVERIFY (got %d)", t.err);
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.peer->app_bytes == 0 && w.peer->queries == 0,
+		"tls: no DNS bytes sent");
+	world_free(&w);
+}
+
+/** A 200-character name, prefix + tail. */
+static void
+long_name(char* out, const char* tail)
+{
+	size_t i, n = 200 - strlen(tail);
+	for(i = 0; i < n; i++)
+		out[i] = (i % 10 == 9) ? '.' : (char)('a' + i % 10);
+	strcpy(out + n, tail);
+}
+
+/** Labels are the whole identity: two 200-character names that share a
+ * long prefix are two labels, two health slots and two metrics rows. */
+static void
+test_long_labels(void)
+{
+	struct world w;
+	struct dotpool_pool* p2, *own;
+	struct dotpool_upstream* up2, *again;
+	struct dotpool_metrics_snapshot* snap;
+	char n1[201], n2[201], expect[300];
+	const char* l1, *l2;
+	long_name(n1, "one.test");
+	long_name(n2, "two.test");
+	UNIT_REQUIRE(strlen(n1) == 200 && strlen(n2) == 200 &&
+		strncmp(n1, n2, 190) == 0, "test: two 200-character names "
+		"with a common prefix");
+	world_init(&w);
+	w.board = dotpool_board_create();
+	UNIT_REQUIRE(w.board != NULL, "board: created");
+	w.cfg.backoff_initial = 5000;
+	w.cfg.backoff_max = 5000;
+	world_pool(&w, n1);
+	up2 = world_upstream(&w, w.af, n2);
+	UNIT_REQUIRE(up2 && up2 != w.up, "pool: two upstreams");
+	l1 = dotpool_upstream_name(w.up);
+	l2 = dotpool_upstream_name(up2);
+	snprintf(expect, sizeof(expect), "127.0.0.1@%d#%s", w.peer->port, n1);
+	UNIT_CHECKF(strcmp(l1, expect) == 0, "pool: the label keeps the "
+		"whole name (%zu characters, expected %zu)", strlen(l1),
+		strlen(expect));
+	UNIT_CHECK(strcmp(l1, l2) != 0, "pool: the two labels differ");
+	UNIT_CHECK(w.up->shared && up2->shared && w.up->shared != up2->shared,
+		"board: two health slots");
+	UNIT_CHECK(dotpool_board_slot(w.board, l1) == w.up->shared &&
+		dotpool_board_slot(w.board, l2) == up2->shared,
+		"board: each slot is found again by its full label");
+	dotpool_upstream_report(w.up, DOTPOOL_OUTCOME_BAD_ANSWER);
+	UNIT_CHECK(!dotpool_upstream_usable(w.up) &&
+		dotpool_upstream_usable(up2), "board: one name failing does not "
+		"make the other avoided");
+	/* another worker's pool: the same name shares the slot */
+	own = w.pool;
+	p2 = dotpool_pool_create(w.base, &w.cfg, w.tls, NULL, NULL);
+	UNIT_REQUIRE(p2 != NULL, "pool: another created");
+	dotpool_pool_set_board(p2, w.board);
+	w.pool = p2;
+	again = world_upstream(&w, w.af, n1);
+	w.pool = own;
+	UNIT_CHECK(again && again->shared == w.up->shared &&
+		!dotpool_upstream_usable(again),
+		"board: the same long name on another worker shares its slot");
+	snap = dotpool_metrics_snapshot_new();
+	UNIT_REQUIRE(snap != NULL, "metrics: snapshot");
+	UNIT_CHECK(dotpool_metrics_snapshot_add(snap, l1, "z.",
+		dotpool_upstream_stats(w.up)) == 0 &&
+		dotpool_metrics_snapshot_add(snap, l2, "z.",
+		dotpool_upstream_stats(up2)) == 0 &&
+		dotpool_metrics_snapshot_add(snap, dotpool_upstream_name(again),
+		"z.", dotpool_upstream_stats(again)) == 0 && snap->num == 2,
+		"metrics: two rows for two names, one for the same name twice");
+	dotpool_metrics_snapshot_free(snap);
+	/* link-local addresses on two interfaces are two servers */
+	{
+		struct sockaddr_in6 s6;
+		struct dotpool_upstream* a, *b;
+		memset(&s6, 0, sizeof(s6));
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = htons(853);
+		UNIT_REQUIRE(inet_pton(AF_INET6, "fe80::1", &s6.sin6_addr) == 1,
+			"test: fe80::1");
+		s6.sin6_scope_id = 1;
+		a = dotpool_pool_upstream(w.pool, (struct sockaddr*)&s6,
+			sizeof(s6), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+		s6.sin6_scope_id = 2;
+		b = dotpool_pool_upstream(w.pool, (struct sockaddr*)&s6,
+			sizeof(s6), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+		UNIT_REQUIRE(a && b && a != b, "pool: two link-local upstreams");
+		UNIT_CHECKF(strcmp(dotpool_upstream_name(a),
+			"fe80::1%1@853#dot.test") == 0 &&
+			strcmp(dotpool_upstream_name(b),
+			"fe80::1%2@853#dot.test") == 0 && a->shared != b->shared,
+			"pool: the scope is part of the label and the slot (%s, "
+			"%s)", dotpool_upstream_name(a), dotpool_upstream_name(b));
+	}
+	dotpool_pool_free(p2, 1);
+	world_free(&w);
+	dotpool_board_free(w.board);
+}
+
 /** No message of the whole suite named a query. */
 static void
 test_log_privacy(void)
@@ -1858,6 +2125,10 @@ main(void)
 		{ "drain_stale", test_drain_stale },
 		{ "partial_writes", test_partial_writes },
 		{ "keepalive", test_keepalive },
+		{ "profile_identity", test_profile_identity },
+		{ "send_needs_auth", test_send_needs_auth },
+		{ "strict_needs_name_or_pin", test_strict_needs_name_or_pin },
+		{ "long_labels", test_long_labels },
 		{ "log_privacy", test_log_privacy },
 		{ NULL, NULL }
 	};
