@@ -434,11 +434,22 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 		return;
 	}
 	if(st == DOTPOOL_ID_CANCELLED) {
-		/* the late answer frees the reserved ID */
-		(void)dotpool_idmap_release(c->ids, id);
+		uint32_t check = 0;
+		c->up->stats.dropped++;
+		(void)dotpool_idmap_check(c->ids, id, &check);
+		m = dotpool_wire_match_hash(msg, len, c->qseed, check);
+		/* only the late answer to the question asked frees the
+		 * reserved ID: one forged with the right ID must not, while
+		 * the real one may still come */
+		if(m != DOTPOOL_MATCH_OK || dotpool_idmap_release_late(c->ids,
+			id, check) != 0) {
+			dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: late "
+				"answer dropped, ID kept: %s", c->up->label,
+				dotpool_match_str(m));
+			return;
+		}
 		if(c->stale > 0)
 			c->stale--;
-		c->up->stats.dropped++;
 		return;
 	}
 	req = owner;
@@ -765,6 +776,8 @@ dotpool_conn_open(struct dotpool_upstream* up)
 	c->idle_ms = p->cfg->idle_timeout;
 	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms)
 		c->idle_ms = up->learned_idle_ms;
+	c->qseed = ((uint32_t)dotpool_pool_rand16(p) << 16) |
+		dotpool_pool_rand16(p);
 	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
 		p->cfg->max_inflight : 1)))
 		goto fail;
@@ -848,7 +861,11 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 void
 dotpool_conn_cancel(struct dotpool_conn* c, struct dotpool_req* req)
 {
-	if(dotpool_idmap_cancel(c->ids, req->id) != 0)
+	uint32_t check = 0;
+	/* the query goes away; its late answer is recognised by this */
+	(void)dotpool_wire_question_hash(req->wire, req->len, c->qseed,
+		&check);
+	if(dotpool_idmap_cancel(c->ids, req->id, check) != 0)
 		return;
 	req->conn = NULL;
 	c->stale++;

@@ -94,6 +94,8 @@ struct dotpool_conn {
 	uint64_t idle_since_us;
 	/** answers this connection delivered */
 	unsigned answered;
+	/** key of the question hashes its cancelled IDs keep */
+	uint32_t qseed;
 };
 
 /** One upstream (address, port, name) on one worker. */

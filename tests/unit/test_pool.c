@@ -114,6 +114,8 @@ struct peer {
 	int big;
 	/** every answer twice */
 	int duplicate;
+	/** answering keeps the held queries (they can be answered again) */
+	int keep_held;
 	/* counters */
 	/** connections accepted */
 	int accepted;
@@ -231,9 +233,11 @@ pconn_answer_held(struct pconn* pc)
 			olen += l;
 		}
 	}
-	for(i = 0; i < pc->nheld; i++)
-		free(pc->held[i]);
-	pc->nheld = 0;
+	if(!pc->peer->keep_held) {
+		for(i = 0; i < pc->nheld; i++)
+			free(pc->held[i]);
+		pc->nheld = 0;
+	}
 	pconn_write(pc, out, olen, pc->peer->onebyte ? 1 : 0);
 	if(pc->peer->close_after_answer)
 		pconn_close(pc);
@@ -943,9 +947,21 @@ test_timeout_late_answer(void)
 	UNIT_CHECK(dotpool_idmap_used(c->ids) == 1 &&
 		dotpool_idmap_live(c->ids) == 0,
 		"pool: the timed out ID stays reserved, not live");
+	/* a late answer with the right ID for another question first: it
+	 * must not free the ID the real late answer may still come for */
+	w.peer->mangle = 1;
+	w.peer->keep_held = 1;
 	peer_answer_all(w.peer);
 	run_until(&w, NULL, 0, 200);
-	UNIT_CHECK(s->dropped == 1, "pool: the late answer is dropped");
+	UNIT_CHECK(s->dropped == 1, "pool: the forged late answer is dropped");
+	UNIT_CHECK(w.up->conns == c && dotpool_idmap_used(c->ids) == 1 &&
+		c->stale == 1, "conn: a late answer for another question "
+		"leaves the cancelled ID reserved");
+	w.peer->mangle = 0;
+	w.peer->keep_held = 0;
+	peer_answer_all(w.peer);
+	run_until(&w, NULL, 0, 200);
+	UNIT_CHECK(s->dropped == 2, "pool: the late answer is dropped");
 	UNIT_CHECK(t.ndone == 1, "pool: no second done() for a late answer");
 	UNIT_CHECK(w.up->conns == c && dotpool_idmap_used(c->ids) == 0,
 		"pool: the late answer frees the reserved ID");
