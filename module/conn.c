@@ -101,6 +101,22 @@ conn_want_write(struct dotpool_conn* c, int on)
 	}
 }
 
+/**
+ * Arm the write event of a READY or DRAINING connection exactly while
+ * something waits for a writable socket: a read the TLS layer cannot
+ * finish without writing, or queued bytes that are not waiting for a read
+ * instead. Anything else armed on an always-writable socket is a busy
+ * loop. (The connect and the handshake arm it themselves.)
+ */
+static void
+conn_interest(struct dotpool_conn* c)
+{
+	if(!conn_open_for_io(c))
+		return;
+	conn_want_write(c, c->read_wants_write ||
+		(dotpool_wbuf_len(&c->wbuf) > 0 && !c->write_wants_read));
+}
+
 /** Arm the connection timer. */
 static void
 conn_timer(struct dotpool_conn* c, unsigned ms)
@@ -189,6 +205,7 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		(void)event_del(&c->ev_read);
 		(void)event_del(&c->ev_write);
 		(void)event_del(&c->ev_timer);
+		(void)event_del(&c->ev_more);
 		c->writing = 0;
 	}
 	if(c->ssl && err == 0) {
@@ -247,6 +264,7 @@ dotpool_conn_free(struct dotpool_conn* c, int base_alive)
 		(void)event_del(&c->ev_read);
 		(void)event_del(&c->ev_write);
 		(void)event_del(&c->ev_timer);
+		(void)event_del(&c->ev_more);
 	}
 	if(c->ssl)
 		SSL_free(c->ssl);
@@ -297,16 +315,20 @@ conn_flush(struct dotpool_conn* c)
 		r = SSL_write(c->ssl, data, (int)n);
 		if(r > 0) {
 			dotpool_wbuf_consume(&c->wbuf, (size_t)r);
+			c->write_wants_read = 0;
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
 		if(e == SSL_ERROR_WANT_WRITE) {
-			conn_want_write(c, 1);
+			c->write_wants_read = 0;
+			conn_interest(c);
 			return;
 		}
 		if(e == SSL_ERROR_WANT_READ) {
-			/* the read event is always on and retries the write */
-			conn_want_write(c, 0);
+			/* the read event is always on and retries the write
+			 * (conn_io flushes after reading) */
+			c->write_wants_read = 1;
+			conn_interest(c);
 			return;
 		}
 		ERR_clear_error();
@@ -318,7 +340,8 @@ conn_flush(struct dotpool_conn* c)
 			DOTPOOL_EIO, 0);
 		return;
 	}
-	conn_want_write(c, 0);
+	c->write_wants_read = 0;
+	conn_interest(c);
 }
 
 /** Skip a (possibly compressed) owner name at *pos. @return 0 if bad. */
@@ -506,19 +529,37 @@ conn_peer_closed(struct dotpool_conn* c)
 	dotpool_conn_close(c, DOTPOOL_ECLOSED, 0);
 }
 
-/** Read and deliver until the socket has nothing more. One answer at a
- * time: each done() may change this connection, so re-check after it. */
+/** Go on reading from the next loop iteration: what is left may sit in
+ * the frame reader or the TLS layer's read-ahead, where no socket event
+ * will announce it. A timer, so that the loop polls sockets and runs other
+ * events first (an event made active from here would run before them). */
+static void
+conn_read_later(struct dotpool_conn* c)
+{
+	struct timeval tv = { 0, 0 };
+	(void)event_add(&c->ev_more, &tv);
+}
+
+/** Read and deliver until the socket has nothing more, or the budget of
+ * one read event is spent (an upstream streaming at line rate must not
+ * hold the worker). One answer at a time: each done() may change this
+ * connection, so re-check after it. */
 static void
 conn_read(struct dotpool_conn* c)
 {
 	uint8_t* msg, *space;
-	size_t len, n;
+	size_t len, n, bytes = 0;
+	unsigned frames = 0;
 	int r, e;
 	for(;;) {
 		while((r = dotpool_frame_next(&c->rd, &msg, &len)) == 1) {
 			conn_answer(c, msg, len);
 			if(!conn_open_for_io(c))
 				return;
+			if(++frames >= DOTPOOL_CONN_READ_FRAMES) {
+				conn_read_later(c);
+				return;
+			}
 		}
 		if(r < 0) {
 			c->up->stats.err_proto++;
@@ -532,20 +573,32 @@ conn_read(struct dotpool_conn* c)
 			dotpool_conn_close(c, r, 0);
 			return;
 		}
+		if(bytes >= DOTPOOL_CONN_READ_BYTES) {
+			conn_read_later(c);
+			return;
+		}
 		if(n > 0x7fffffff)
 			n = 0x7fffffff;
 		ERR_clear_error();
 		errno = 0;
 		r = SSL_read(c->ssl, space, (int)n);
 		if(r > 0) {
+			c->read_wants_write = 0;
 			dotpool_frame_commit(&c->rd, (size_t)r);
+			bytes += (size_t)r;
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
-		if(e == SSL_ERROR_WANT_READ)
+		if(e == SSL_ERROR_WANT_READ) {
+			c->read_wants_write = 0;
+			conn_interest(c);
 			return;
+		}
 		if(e == SSL_ERROR_WANT_WRITE) {
-			conn_want_write(c, 1);
+			/* only until this read can go on: the write event is
+			 * taken back then, whether queries are queued or not */
+			c->read_wants_write = 1;
+			conn_interest(c);
 			return;
 		}
 		if(e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
@@ -733,6 +786,17 @@ conn_write_cb(evutil_socket_t fd, short what, void* arg)
 	conn_io(c);
 }
 
+/** A read event spent its budget: go on where it stopped. */
+static void
+conn_more_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_conn* c = arg;
+	(void)fd; (void)what;
+	dotpool_pool_wake(c->up->pool);
+	if(conn_open_for_io(c))
+		conn_io(c);
+}
+
 /** Connect timeout, idle timeout, or a drained connection to close. */
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void* arg)
@@ -804,6 +868,8 @@ dotpool_conn_open(struct dotpool_upstream* up)
 		event_assign(&c->ev_write, p->base, c->fd, EV_WRITE |
 		EV_PERSIST, conn_write_cb, c) != 0 ||
 		event_assign(&c->ev_timer, p->base, -1, 0, conn_timer_cb,
+		c) != 0 ||
+		event_assign(&c->ev_more, p->base, -1, 0, conn_more_cb,
 		c) != 0) {
 		dotpool_conn_close(c, DOTPOOL_EIO, 0);
 		return 0;
@@ -853,7 +919,7 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 	(void)event_del(&c->ev_timer);
 	/* written from the event loop: send() must not fail requests
 	 * synchronously, which a write error here would do */
-	conn_want_write(c, 1);
+	conn_interest(c);
 	dotpool_up_gauges(c->up);
 	return 0;
 }

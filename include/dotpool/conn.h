@@ -24,6 +24,12 @@
 #include "dotpool/idmap.h"
 #include "dotpool/stats.h"
 
+/** Most frames one read event of a connection delivers before it yields
+ * to the event loop (and continues on its next iteration). */
+#define DOTPOOL_CONN_READ_FRAMES 64
+/** Most bytes one read event takes from the TLS layer before it yields. */
+#define DOTPOOL_CONN_READ_BYTES (128 * 1024)
+
 /** Connection lifetime. */
 enum dotpool_conn_state {
 	/** TCP connect in progress */
@@ -69,10 +75,22 @@ struct dotpool_conn {
 	struct event ev_write;
 	/** connect timeout, then idle timeout */
 	struct event ev_timer;
-	/** whether the three events are assigned */
+	/** zero-delay timer: go on reading after a read event used up its
+	 * budget (the TLS layer may hold the rest already read ahead, and the
+	 * socket would then not become readable again) */
+	struct event ev_more;
+	/** whether the four events are assigned */
 	int ev_assigned;
-	/** whether ev_write is added */
+	/** whether ev_write is added; follows the three reasons below (and
+	 * the connect and handshake) through conn_interest() */
 	int writing;
+	/** SSL_read cannot go on before the socket takes a write (the TLS
+	 * layer answers a key update, sends an alert): nothing to do with
+	 * the queued queries */
+	int read_wants_write;
+	/** SSL_write cannot go on before the socket is readable (the TLS
+	 * layer must read first): the queued bytes wait for the read event */
+	int write_wants_read;
 	/** DNS IDs in flight (owners: struct dotpool_req) */
 	struct dotpool_idmap* ids;
 	/** framed queries not yet written */

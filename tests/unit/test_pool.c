@@ -42,6 +42,9 @@ static unsigned char srv_pin[32];
 
 struct peer;
 
+/** Most queries one server connection holds back. */
+#define PEER_HELD_MAX 2048
+
 /** One accepted connection of the fake server. */
 struct pconn {
 	/** next in the server's list */
@@ -63,9 +66,9 @@ struct pconn {
 	/** how many */
 	size_t inlen;
 	/** queries held back, not answered yet */
-	uint8_t* held[256];
+	uint8_t* held[PEER_HELD_MAX];
 	/** their lengths */
-	size_t heldlen[256];
+	size_t heldlen[PEER_HELD_MAX];
 	/** how many held */
 	int nheld;
 	/** queries received on this connection */
@@ -255,7 +258,7 @@ pconn_query(struct pconn* pc, const uint8_t* q, size_t len)
 		pconn_close(pc);
 		return;
 	}
-	if(pc->nheld >= 256)
+	if(pc->nheld >= PEER_HELD_MAX)
 		return;
 	pc->held[pc->nheld] = malloc(len);
 	memcpy(pc->held[pc->nheld], q, len);
@@ -481,7 +484,12 @@ struct treq {
 	struct dotpool_upstream* retry_up;
 	/** result of that send */
 	int retry_ret;
+	/** loop_tick when done() ran */
+	unsigned tick;
 };
+
+/** Counts event loop iterations while a test runs ticker_start's event. */
+static unsigned loop_tick;
 
 /** Log messages seen, and whether one named a query. */
 static int log_count, log_leak;
@@ -508,6 +516,7 @@ treq_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 	struct treq* t = (struct treq*)req;
 	t->ndone++;
 	t->err = err;
+	t->tick = loop_tick;
 	completed++;
 	t->alen = len;
 	if(err == 0) {
@@ -1755,6 +1764,308 @@ test_keepalive(void)
 	world_free(&w);
 }
 
+/** Send request n on the world's upstream and wait for its completion. */
+static void
+send_wait(struct world* w, struct treq* t, int n)
+{
+	int start = completed;
+	treq_init(t, n, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w->up, &t->r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(w, &completed, start + 1, 15000),
+		"pool: request completed");
+	UNIT_CHECKF(t->err == 0 && t->id_ok, "pool: request %d answered "
+		"(err %d)", n, t->err);
+}
+
+/* ---- a BIO seam: the TLS layer's reads and writes made to block ------- */
+
+/* OpenSSL 3.0 does not write from SSL_read after the handshake (a TLS 1.3
+ * key update is answered on the next SSL_write; renegotiation is off), nor
+ * read from SSL_write. What the connection must handle is what
+ * SSL_get_error reports for a BIO that needs the other direction first (a
+ * BIO pair, a proxy BIO): these filters in front of the socket make the
+ * TLS layer see exactly that. */
+
+/** State of a test filter BIO. */
+struct test_bio {
+	/** the socket BIO underneath (one reference held) */
+	BIO* next;
+	/** a read returns "retry when writable" */
+	int read_wants_write;
+	/** a write returns "retry when readable" */
+	int write_wants_read;
+	/** reads or writes refused so */
+	int refused;
+};
+
+/** Read: refuse while read_wants_write, else pass on. */
+static int
+test_bio_read(BIO* b, char* data, int len)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	int r;
+	BIO_clear_retry_flags(b);
+	if(tb->read_wants_write) {
+		tb->refused++;
+		BIO_set_retry_write(b);
+		return -1;
+	}
+	r = BIO_read(tb->next, data, len);
+	if(r <= 0 && BIO_should_retry(tb->next))
+		BIO_set_retry_read(b);
+	return r;
+}
+
+/** Write: refuse while write_wants_read, else pass on. */
+static int
+test_bio_write(BIO* b, const char* data, int len)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	int r;
+	BIO_clear_retry_flags(b);
+	if(tb->write_wants_read) {
+		tb->refused++;
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	r = BIO_write(tb->next, data, len);
+	if(r <= 0 && BIO_should_retry(tb->next))
+		BIO_set_retry_write(b);
+	return r;
+}
+
+/** Control: the socket BIO's. */
+static long
+test_bio_ctrl(BIO* b, int cmd, long num, void* ptr)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	return BIO_ctrl(tb->next, cmd, num, ptr);
+}
+
+/** Create. */
+static int
+test_bio_create(BIO* b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+/** Destroy: drop the reference to the socket BIO. */
+static int
+test_bio_destroy(BIO* b)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	if(tb)
+		BIO_free(tb->next);
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+/** Put a test filter in front of a connection's socket, for reading
+ * (rd) or for writing. */
+static void
+test_bio_install(SSL* ssl, struct test_bio* tb, int rd)
+{
+	static BIO_METHOD* meth;
+	BIO* b;
+	if(!meth) {
+		meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER,
+			"test filter");
+		BIO_meth_set_read(meth, test_bio_read);
+		BIO_meth_set_write(meth, test_bio_write);
+		BIO_meth_set_ctrl(meth, test_bio_ctrl);
+		BIO_meth_set_create(meth, test_bio_create);
+		BIO_meth_set_destroy(meth, test_bio_destroy);
+	}
+	memset(tb, 0, sizeof(*tb));
+	tb->next = rd ? SSL_get_rbio(ssl) : SSL_get_wbio(ssl);
+	BIO_up_ref(tb->next);
+	b = BIO_new(meth);
+	BIO_set_data(b, tb);
+	if(rd)
+		SSL_set0_rbio(ssl, b);
+	else	SSL_set0_wbio(ssl, b);
+}
+
+/** SSL_read returns WANT_WRITE while nothing is queued: the write event
+ * is armed for it and disarmed once the read could go on (no busy loop on
+ * a writable socket), and the answer is delivered. */
+static void
+test_read_wants_write(void)
+{
+	struct world w;
+	struct treq t[2];
+	struct dotpool_conn* c;
+	struct test_bio tb;
+	int wakes, start;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	send_wait(&w, &t[0], 1);
+	c = w.up->conns;
+	UNIT_REQUIRE(c != NULL, "pool: connection up");
+	run_until(&w, NULL, 0, 20);
+	UNIT_CHECK(!c->writing && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: idle, nothing to write, write event off");
+	/* the server holds a query; its answer comes when nothing is
+	 * queued on our side */
+	w.peer->hold = -1;
+	start = completed;
+	treq_init(&t[1], 2, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &w.peer->queries, 2, 2000),
+		"peer: holds the second query");
+	run_until(&w, NULL, 0, 20);
+	UNIT_CHECK(!c->writing && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: the query is out, write event off");
+	test_bio_install(c->ssl, &tb, 1);
+	tb.read_wants_write = 1;
+	w.peer->hold = 0;
+	peer_answer_all(w.peer);
+	UNIT_CHECK(run_until(&w, &tb.refused, 1, 2000),
+		"conn: the answer came and SSL_read wanted to write");
+	UNIT_CHECK(c->writing && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: the write event is armed for the read, nothing queued");
+	tb.read_wants_write = 0;
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 2000) &&
+		t[1].err == 0 && t[1].id_ok,
+		"conn: the read went on from the write event: answered");
+	run_until(&w, NULL, 0, 20);
+	wakes = w.wakes;
+	run_until(&w, NULL, 0, 200);
+	UNIT_CHECKF(!c->writing, "conn: the write event is off once the "
+		"read could go on (writing %d, %zu bytes queued)", c->writing,
+		dotpool_wbuf_len(&c->wbuf));
+	UNIT_CHECKF(w.wakes - wakes < 20, "conn: no busy loop on a writable "
+		"socket (%d callbacks in 200 ms)", w.wakes - wakes);
+	send_wait(&w, &t[0], 3);
+	UNIT_CHECK(w.peer->accepted == 1 && w.up->conns == c,
+		"conn: the same connection goes on working");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** SSL_write returns WANT_READ: the queued query waits for the read
+ * event, the write event stays off (the socket is writable all along),
+ * and the write goes out when the socket has something to read. */
+static void
+test_write_wants_read(void)
+{
+	struct world w;
+	struct treq t[3];
+	struct dotpool_conn* c;
+	struct test_bio tb;
+	int wakes, start, i;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	send_wait(&w, &t[0], 1);
+	c = w.up->conns;
+	UNIT_REQUIRE(c != NULL, "pool: connection up");
+	/* one query the server holds: its answer makes the socket readable
+	 * later */
+	w.peer->hold = 2;
+	start = completed;
+	treq_init(&t[1], 2, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &w.peer->queries, 2, 2000),
+		"peer: holds the second query");
+	test_bio_install(c->ssl, &tb, 0);
+	tb.write_wants_read = 1;
+	treq_init(&t[2], 3, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[2].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &tb.refused, 1, 2000),
+		"conn: SSL_write wanted to read");
+	wakes = w.wakes;
+	run_until(&w, NULL, 0, 100);
+	UNIT_CHECKF(!c->writing && c->write_wants_read &&
+		dotpool_wbuf_len(&c->wbuf) > 0, "conn: the query waits for a "
+		"read, write event off (writing %d, %zu bytes queued)",
+		c->writing, dotpool_wbuf_len(&c->wbuf));
+	UNIT_CHECKF(w.wakes - wakes < 20, "conn: no busy loop while the "
+		"write waits for a read (%d callbacks)", w.wakes - wakes);
+	UNIT_CHECK(w.peer->queries == 2, "peer: the third query is not out");
+	tb.write_wants_read = 0;
+	w.peer->hold = 0;
+	peer_answer_all(w.peer);
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 2000),
+		"conn: the read event retried the write: both answered");
+	for(i = 1; i < 3; i++)
+		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
+			"pool: request %d answered", i);
+	UNIT_CHECK(!c->writing && !c->write_wants_read,
+		"conn: nothing waits any more");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** A zero-delay timer that re-arms itself: counts loop iterations. */
+static void
+ticker_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct event* ev = arg;
+	struct timeval tv = { 0, 0 };
+	(void)fd; (void)what;
+	loop_tick++;
+	event_add(ev, &tv);
+}
+
+/** An upstream that sends many answers at once: the connection delivers
+ * them in batches of at most DOTPOOL_CONN_READ_FRAMES per event, the loop
+ * runs other events between the batches (the TLS layer has already read
+ * the bytes ahead, the socket is not readable again: the connection
+ * calls itself again), and every answer is delivered once. */
+static void
+test_read_budget(void)
+{
+	struct world w;
+	struct treq* t;
+	struct event ticker;
+	struct timeval tv = { 0, 0 };
+	int i, n = 1000, ok = 0, start = completed, run = 1, maxrun = 1;
+	unsigned batches = 1;
+	world_init(&w);
+	w.cfg.max_inflight = 2000;
+	w.cfg.max_connections = 1;
+	w.cfg.max_queue = 2000;
+	world_pool(&w, "dot.test");
+	t = calloc((size_t)n, sizeof(*t));
+	send_wait(&w, &t[0], 0);
+	w.peer->hold = n - 1;
+	for(i = 1; i < n; i++) {
+		treq_init(&t[i], i, 10000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	event_assign(&ticker, w.base, -1, 0, ticker_cb, &ticker);
+	event_add(&ticker, &tv);
+	run_until(&w, &completed, start + n, 15000);
+	event_del(&ticker);
+	for(i = 0; i < n; i++)
+		ok += (t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok);
+	UNIT_CHECKF(ok == n, "conn: all %d answers delivered once (%d ok)",
+		n, ok);
+	for(i = 2; i < n; i++) {
+		if(t[i].tick == t[i - 1].tick) {
+			if(++run > maxrun)
+				maxrun = run;
+		} else {
+			run = 1;
+			batches++;
+		}
+	}
+	UNIT_CHECKF(maxrun <= DOTPOOL_CONN_READ_FRAMES, "conn: at most %d "
+		"answers per read event (%d in one)", DOTPOOL_CONN_READ_FRAMES,
+		maxrun);
+	UNIT_CHECKF(batches >= (unsigned)(n - 1) / DOTPOOL_CONN_READ_FRAMES,
+		"conn: other events ran between the batches (%u batches)",
+		batches);
+	UNIT_CHECK(w.peer->accepted == 1 && dotpool_upstream_stats(
+		w.up)->dropped == 0, "conn: one connection, nothing dropped");
+	check_at_rest(&w);
+	world_free(&w);
+	free(t);
+}
+
 /** No message of the whole suite named a query. */
 static void
 test_log_privacy(void)
@@ -1874,6 +2185,9 @@ main(void)
 		{ "drain_stale", test_drain_stale },
 		{ "partial_writes", test_partial_writes },
 		{ "keepalive", test_keepalive },
+		{ "read_wants_write", test_read_wants_write },
+		{ "write_wants_read", test_write_wants_read },
+		{ "read_budget", test_read_budget },
 		{ "log_privacy", test_log_privacy },
 		{ NULL, NULL }
 	};
