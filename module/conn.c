@@ -139,10 +139,8 @@ conn_update(struct dotpool_conn* c)
 		if(dotpool_idmap_live(c->ids) == 0) {
 			if(c->state == DOTPOOL_CONN_DRAINING)
 				conn_timer(c, 0);
-			else if(!evtimer_pending(&c->ev_timer, NULL)) {
-				c->idle_since_us = dotpool_now_us();
+			else if(!evtimer_pending(&c->ev_timer, NULL))
 				conn_timer(c, c->idle_ms);
-			}
 		} else {
 			(void)event_del(&c->ev_timer);
 		}
@@ -179,6 +177,12 @@ conn_rewarm_wanted(const struct dotpool_conn* c, int err)
 {
 	const struct dotpool_config* cfg = c->up->pool->cfg;
 	uint64_t last = c->up->last_query_us;
+	/* a connection that carried nothing and that the server closed
+	 * right after it came up: the server does not want it, and opening
+	 * another would loop */
+	if(err == DOTPOOL_ECLOSED && c->sent == 0 && dotpool_now_us() -
+		c->last_activity_us < (uint64_t)DOTPOOL_CLOSE_GRACE_MS * 1000)
+		return 0;
 	if(cfg->prewarm)
 		return 1;
 	if(cfg->rewarm_window == 0 || last == 0)
@@ -316,6 +320,7 @@ conn_flush(struct dotpool_conn* c)
 		if(r > 0) {
 			dotpool_wbuf_consume(&c->wbuf, (size_t)r);
 			c->write_wants_read = 0;
+			c->last_activity_us = dotpool_now_us();
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
@@ -429,6 +434,7 @@ conn_keepalive(struct dotpool_conn* c, const uint8_t* msg, size_t len)
 	}
 	if((unsigned)k * 100 < c->idle_ms) {
 		c->idle_ms = (unsigned)k * 100;
+		c->idle_learned = 0;
 		/* re-armed with the new value when next idle */
 		if(evtimer_pending(&c->ev_timer, NULL))
 			(void)event_del(&c->ev_timer);
@@ -494,28 +500,70 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 	dotpool_req_deliver(req, msg, len);
 }
 
+/**
+ * The server closed a connection with nothing live on it: learn how long
+ * it lets connections idle, so ours close first and no query is written
+ * into a connection the server is closing. Measured from the last
+ * activity. Not learned: a close soon after the last frame or the
+ * handshake (a server that closes after N queries, a restart: no idle
+ * timeout at all), nor one with cancelled queries the server may still
+ * have been working on. The latest measurement wins, up or down, and never
+ * below DOTPOOL_IDLE_LEARN_MIN_MS.
+ */
+static void
+conn_learn_idle(struct dotpool_conn* c)
+{
+	struct dotpool_upstream* up = c->up;
+	uint64_t idle_ms = (dotpool_now_us() - c->last_activity_us) / 1000;
+	unsigned learn;
+	if(dotpool_idmap_used(c->ids) > 0 || idle_ms < DOTPOOL_CLOSE_GRACE_MS ||
+		idle_ms >= c->idle_ms)
+		return;
+	learn = (unsigned)(idle_ms * 3 / 4);
+	if(learn < DOTPOOL_IDLE_LEARN_MIN_MS)
+		learn = DOTPOOL_IDLE_LEARN_MIN_MS;
+	if(learn >= up->pool->cfg->idle_timeout)
+		learn = 0; /* our own idle-timeout is shorter anyway */
+	up->idle_kept = 0;
+	if(learn == up->learned_idle_ms)
+		return;
+	up->learned_idle_ms = learn;
+	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server closes idle "
+		"connections after about %u ms; ours now idle %u ms", up->label,
+		(unsigned)idle_ms, learn ? learn : up->pool->cfg->idle_timeout);
+}
+
+/**
+ * Our idle timer closed a connection at the learned idle time: the server
+ * kept it that long. After a few of those in a row, try a quarter longer
+ * (up to idle-timeout): the server may have been restarted with a longer
+ * timeout, or was shedding load; if not, its next idle close teaches the
+ * value again.
+ */
+static void
+conn_idle_kept(struct dotpool_conn* c)
+{
+	struct dotpool_upstream* up = c->up;
+	unsigned cap = up->pool->cfg->idle_timeout, l = up->learned_idle_ms;
+	if(!c->idle_learned || l == 0 || c->idle_ms != l)
+		return;
+	if(++up->idle_kept < DOTPOOL_IDLE_RAISE_AFTER)
+		return;
+	up->idle_kept = 0;
+	l += l / 4;
+	up->learned_idle_ms = l >= cap ? 0 : l;
+	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server kept idle "
+		"connections %u ms; ours now idle %u ms", up->label, c->idle_ms,
+		l >= cap ? cap : l);
+}
+
 /** The peer closed (EOF or close_notify). */
 static void
 conn_peer_closed(struct dotpool_conn* c)
 {
 	if(dotpool_idmap_live(c->ids) == 0) {
-		/* servers close idle connections: normal. Learn when this
-		 * one does, so ours close first and no query is written into
-		 * a connection the server is closing. */
-		uint64_t idle_ms = (dotpool_now_us() - c->idle_since_us) / 1000;
-		if(c->answered > 0 && idle_ms > 0 && idle_ms < c->idle_ms) {
-			unsigned learn = (unsigned)(idle_ms * 3 / 4);
-			if(learn == 0)
-				learn = 1;
-			if(!c->up->learned_idle_ms ||
-				learn < c->up->learned_idle_ms) {
-				c->up->learned_idle_ms = learn;
-				dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: "
-					"server closes idle connections after "
-					"about %u ms; ours now idle %u ms",
-					c->up->label, (unsigned)idle_ms, learn);
-			}
-		}
+		/* servers close idle connections: normal */
+		conn_learn_idle(c);
 		c->up->stats.idle_closed_by_peer++;
 		dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: idle connection "
 			"closed by the server", c->up->label);
@@ -553,6 +601,7 @@ conn_read(struct dotpool_conn* c)
 	int r, e;
 	for(;;) {
 		while((r = dotpool_frame_next(&c->rd, &msg, &len)) == 1) {
+			c->last_activity_us = dotpool_now_us();
 			conn_answer(c, msg, len);
 			if(!conn_open_for_io(c))
 				return;
@@ -649,6 +698,7 @@ conn_handshake_done(struct dotpool_conn* c)
 	if(dotpool_conn_set_state(c, DOTPOOL_CONN_READY) != 0)
 		return;
 	c->was_ready = 1;
+	c->last_activity_us = dotpool_now_us();
 	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connected (%s, %s)",
 		up->label, SSL_get_version(c->ssl),
 		SSL_session_reused(c->ssl) ? "resumed" : "full handshake");
@@ -819,8 +869,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void* arg)
 		break;
 	case DOTPOOL_CONN_READY:
 	case DOTPOOL_CONN_DRAINING:
-		if(dotpool_idmap_live(c->ids) == 0)
+		if(dotpool_idmap_live(c->ids) == 0) {
+			if(c->state == DOTPOOL_CONN_READY)
+				conn_idle_kept(c);
 			dotpool_conn_close(c, 0, 0);
+		}
 		break;
 	case DOTPOOL_CONN_CLOSED:
 		break;
@@ -838,8 +891,10 @@ dotpool_conn_open(struct dotpool_upstream* up)
 	c->fd = -1;
 	c->up = up;
 	c->idle_ms = p->cfg->idle_timeout;
-	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms)
+	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms) {
 		c->idle_ms = up->learned_idle_ms;
+		c->idle_learned = 1;
+	}
 	c->qseed = ((uint32_t)dotpool_pool_rand16(p) << 16) |
 		dotpool_pool_rand16(p);
 	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
@@ -913,6 +968,7 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 	req->conn = c;
 	req->id = id;
 	req->sent_us = dotpool_now_us();
+	c->sent++;
 	if(req != &c->up->probe)
 		c->up->last_query_us = req->sent_us;
 	c->up->stats.queries++;

@@ -73,6 +73,8 @@ struct pconn {
 	int nheld;
 	/** queries received on this connection */
 	int nrecv;
+	/** closes the connection when idle for peer->idle_close_ms */
+	struct event idle_ev;
 };
 
 /** The fake server and what it does. */
@@ -117,6 +119,9 @@ struct peer {
 	int big;
 	/** every answer twice */
 	int duplicate;
+	/** close a connection idle this many ms after its handshake or its
+	 * last answer (0 off) */
+	int idle_close_ms;
 	/** answering keeps the held queries (they can be answered again) */
 	int keep_held;
 	/* counters */
@@ -132,6 +137,8 @@ struct peer {
 	int app_bytes;
 	/** most queries held at once on one connection */
 	int max_held;
+	/** connections closed by idle_close_ms */
+	int idle_closes;
 };
 
 /** Close one server connection. */
@@ -142,6 +149,7 @@ pconn_close(struct pconn* pc)
 	if(pc->fd == -1)
 		return;
 	event_del(&pc->ev);
+	event_del(&pc->idle_ev);
 	SSL_free(pc->ssl);
 	pc->ssl = NULL;
 	close(pc->fd);
@@ -177,6 +185,31 @@ pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
 		ERR_clear_error();
 		return;
 	}
+}
+
+/** The connection was idle for idle_close_ms: close it. */
+static void
+pconn_idle_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct pconn* pc = arg;
+	(void)fd; (void)what;
+	if(pc->fd == -1)
+		return;
+	pc->peer->idle_closes++;
+	pconn_close(pc);
+}
+
+/** Start (or restart) the idle clock of a connection. */
+static void
+pconn_idle_arm(struct pconn* pc)
+{
+	struct timeval tv;
+	int ms = pc->peer->idle_close_ms;
+	if(ms <= 0 || pc->fd == -1)
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(&pc->idle_ev, &tv);
 }
 
 /** Answer the held queries (in order or reversed), in one write. */
@@ -244,6 +277,7 @@ pconn_answer_held(struct pconn* pc)
 	pconn_write(pc, out, olen, pc->peer->onebyte ? 1 : 0);
 	if(pc->peer->close_after_answer)
 		pconn_close(pc);
+	else	pconn_idle_arm(pc);
 }
 
 /** One query arrived. */
@@ -260,6 +294,7 @@ pconn_query(struct pconn* pc, const uint8_t* q, size_t len)
 	}
 	if(pc->nheld >= PEER_HELD_MAX)
 		return;
+	(void)event_del(&pc->idle_ev);
 	pc->held[pc->nheld] = malloc(len);
 	memcpy(pc->held[pc->nheld], q, len);
 	pc->heldlen[pc->nheld++] = len;
@@ -285,6 +320,7 @@ pconn_cb(evutil_socket_t fd, short what, void* arg)
 			X509* cc = SSL_get0_peer_certificate(pc->ssl);
 			pc->hs = 1;
 			pc->peer->hs_ok++;
+			pconn_idle_arm(pc);
 			if(cc && SSL_get_verify_result(pc->ssl) == X509_V_OK)
 				pc->peer->client_certs++;
 		} else {
@@ -340,6 +376,7 @@ peer_accept_cb(evutil_socket_t fd, short what, void* arg)
 	SSL_set_fd(pc->ssl, s);
 	SSL_set_accept_state(pc->ssl);
 	event_assign(&pc->ev, pe->base, s, EV_READ | EV_PERSIST, pconn_cb, pc);
+	evtimer_assign(&pc->idle_ev, pe->base, pconn_idle_cb, pc);
 	pc->next = pe->conns;
 	pe->conns = pc;
 	if(!pe->paused)
@@ -1778,6 +1815,132 @@ send_wait(struct world* w, struct treq* t, int n)
 		"(err %d)", n, t->err);
 }
 
+/** Learning how long a server lets connections idle: a close right after
+ * an answer teaches nothing; a short idle close teaches no less than the
+ * floor; when the server later keeps connections for the whole learned
+ * time, the learned value goes up again. */
+static void
+test_idle_learning(void)
+{
+	struct world w;
+	struct treq t;
+	const struct dotpool_stats* s;
+	unsigned before;
+	world_init(&w);
+	w.cfg.idle_timeout = 5000;
+	w.cfg.rewarm_window = 0;
+	world_pool(&w, "dot.test");
+	s = dotpool_upstream_stats(w.up);
+
+	/* closed 30 ms after the answer: a server closing after N queries,
+	 * not an idle timeout */
+	w.peer->idle_close_ms = 30;
+	send_wait(&w, &t, 1);
+	UNIT_CHECK(run_until(&w, &w.peer->idle_closes, 1, 2000),
+		"peer: closed the connection after its answer");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.up->nconns == 0 && s->idle_closed_by_peer == 1,
+		"conn: the server's close after the answer was seen");
+	UNIT_CHECKF(w.up->learned_idle_ms == 0, "conn: a close 30 ms after "
+		"an answer teaches no idle time (learned %u ms)",
+		w.up->learned_idle_ms);
+
+	/* a real idle close, but after only 400 ms: the floor */
+	w.peer->idle_close_ms = 400;
+	send_wait(&w, &t, 2);
+	UNIT_CHECK(run_until(&w, &w.peer->idle_closes, 2, 3000),
+		"peer: closed the idle connection");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECKF(w.up->learned_idle_ms == DOTPOOL_IDLE_LEARN_MIN_MS,
+		"conn: an idle close after 400 ms teaches the floor of %u ms "
+		"(learned %u ms)", DOTPOOL_IDLE_LEARN_MIN_MS,
+		w.up->learned_idle_ms);
+	send_wait(&w, &t, 3);
+	UNIT_CHECK(w.up->conns && w.up->conns->idle_ms ==
+		DOTPOOL_IDLE_LEARN_MIN_MS,
+		"conn: a new connection idles for the learned time");
+	UNIT_CHECK(run_until(&w, &w.peer->idle_closes, 3, 3000),
+		"peer: closed the idle connection again");
+	run_until(&w, NULL, 0, 50);
+
+	/* the server keeps connections now: ours close at the learned time
+	 * (the server kept them that long), and after a few such closes
+	 * the learned time grows */
+	w.peer->idle_close_ms = 0;
+	before = w.up->learned_idle_ms;
+	send_wait(&w, &t, 4);
+	run_until(&w, NULL, 0, before + 300);
+	UNIT_CHECK(w.up->nconns == 0, "conn: ours closed at the learned time");
+	send_wait(&w, &t, 5);
+	run_until(&w, NULL, 0, before + 300);
+	UNIT_CHECK(w.up->nconns == 0, "conn: ours closed at the learned time "
+		"again");
+	UNIT_CHECKF(w.up->learned_idle_ms > before || w.up->learned_idle_ms ==
+		0, "conn: the learned idle time rises again when the server "
+		"keeps connections (%u ms, was %u ms)", w.up->learned_idle_ms,
+		before);
+	UNIT_CHECK(w.peer->idle_closes == 3 && s->err_closed == 0 &&
+		dotpool_upstream_health(w.up) == DOTPOOL_UP,
+		"conn: no close counted as a failure");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** A server that closes every connection shortly after its handshake or
+ * its answer, inside the rewarm window: the close after the answer gets
+ * one rewarm connection; that one, closed by the server without having
+ * carried a query, is not replaced (no reconnect loop). */
+static void
+test_rewarm_no_loop(void)
+{
+	struct world w;
+	struct treq t;
+	world_init(&w);
+	w.cfg.idle_timeout = 5000;
+	w.cfg.rewarm_window = 10000;
+	world_pool(&w, "dot.test");
+	w.peer->idle_close_ms = 30;
+	send_wait(&w, &t, 1);
+	run_until(&w, NULL, 0, 1000);
+	UNIT_CHECKF(w.peer->accepted == 2 && w.peer->hs_ok == 2,
+		"pool: one rewarm connection after the close that followed the "
+		"answer, none after the unused one was closed (%d "
+		"connections)", w.peer->accepted);
+	UNIT_CHECK(w.up->nconns == 0 && w.peer->queries == 1,
+		"pool: nothing left open, no query on the rewarm connection");
+	UNIT_CHECKF(w.up->learned_idle_ms == 0, "conn: nothing learned from "
+		"closes right after an answer or a handshake (%u ms)",
+		w.up->learned_idle_ms);
+	world_free(&w);
+}
+
+/** Rewarm opens are rate-limited per upstream: a server that closes
+ * idle connections every 300 ms gets a burst of rewarm connections, then
+ * none, although the window is still open. */
+static void
+test_rewarm_rate(void)
+{
+	struct world w;
+	struct treq t;
+	world_init(&w);
+	w.cfg.idle_timeout = 5000;
+	w.cfg.rewarm_window = 10000;
+	world_pool(&w, "dot.test");
+	w.peer->idle_close_ms = 300;
+	send_wait(&w, &t, 1);
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 2, 2000),
+		"pool: the server's idle close is replaced within the window");
+	run_until(&w, NULL, 0, 2500);
+	UNIT_CHECKF(w.peer->accepted <= 1 + DOTPOOL_REWARM_BURST,
+		"pool: at most %d rewarm connections in a burst (%d "
+		"connections)", DOTPOOL_REWARM_BURST, w.peer->accepted);
+	UNIT_CHECK(w.peer->queries == 1, "pool: rewarm connections carry no "
+		"query");
+	/* the next query is served and is not refused by the limit */
+	send_wait(&w, &t, 2);
+	world_free(&w);
+}
+
 /* ---- a BIO seam: the TLS layer's reads and writes made to block ------- */
 
 /* OpenSSL 3.0 does not write from SSL_read after the handshake (a TLS 1.3
@@ -2185,6 +2348,9 @@ main(void)
 		{ "drain_stale", test_drain_stale },
 		{ "partial_writes", test_partial_writes },
 		{ "keepalive", test_keepalive },
+		{ "idle_learning", test_idle_learning },
+		{ "rewarm_no_loop", test_rewarm_no_loop },
+		{ "rewarm_rate", test_rewarm_rate },
 		{ "read_wants_write", test_read_wants_write },
 		{ "write_wants_read", test_write_wants_read },
 		{ "read_budget", test_read_budget },
