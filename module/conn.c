@@ -101,6 +101,22 @@ conn_want_write(struct dotpool_conn* c, int on)
 	}
 }
 
+/**
+ * Arm the write event of a READY or DRAINING connection exactly while
+ * something waits for a writable socket: a read the TLS layer cannot
+ * finish without writing, or queued bytes that are not waiting for a read
+ * instead. Anything else armed on an always-writable socket is a busy
+ * loop. (The connect and the handshake arm it themselves.)
+ */
+static void
+conn_interest(struct dotpool_conn* c)
+{
+	if(!conn_open_for_io(c))
+		return;
+	conn_want_write(c, c->read_wants_write ||
+		(dotpool_wbuf_len(&c->wbuf) > 0 && !c->write_wants_read));
+}
+
 /** Arm the connection timer. */
 static void
 conn_timer(struct dotpool_conn* c, unsigned ms)
@@ -123,10 +139,8 @@ conn_update(struct dotpool_conn* c)
 		if(dotpool_idmap_live(c->ids) == 0) {
 			if(c->state == DOTPOOL_CONN_DRAINING)
 				conn_timer(c, 0);
-			else if(!evtimer_pending(&c->ev_timer, NULL)) {
-				c->idle_since_us = dotpool_now_us();
+			else if(!evtimer_pending(&c->ev_timer, NULL))
 				conn_timer(c, c->idle_ms);
-			}
 		} else {
 			(void)event_del(&c->ev_timer);
 		}
@@ -172,6 +186,12 @@ conn_rewarm_wanted(const struct dotpool_conn* c, int err)
 {
 	const struct dotpool_config* cfg = c->up->pool->cfg;
 	uint64_t last = c->up->last_query_us;
+	/* a connection that carried nothing and that the server closed
+	 * right after it came up: the server does not want it, and opening
+	 * another would loop */
+	if(err == DOTPOOL_ECLOSED && c->sent == 0 && dotpool_now_us() -
+		c->last_activity_us < (uint64_t)DOTPOOL_CLOSE_GRACE_MS * 1000)
+		return 0;
 	if(cfg->prewarm)
 		return 1;
 	if(cfg->rewarm_window == 0 || last == 0)
@@ -198,6 +218,7 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		(void)event_del(&c->ev_read);
 		(void)event_del(&c->ev_write);
 		(void)event_del(&c->ev_timer);
+		(void)event_del(&c->ev_more);
 		c->writing = 0;
 	}
 	if(c->ssl && err == 0) {
@@ -256,6 +277,7 @@ dotpool_conn_free(struct dotpool_conn* c, int base_alive)
 		(void)event_del(&c->ev_read);
 		(void)event_del(&c->ev_write);
 		(void)event_del(&c->ev_timer);
+		(void)event_del(&c->ev_more);
 	}
 	if(c->ssl)
 		SSL_free(c->ssl);
@@ -306,16 +328,21 @@ conn_flush(struct dotpool_conn* c)
 		r = SSL_write(c->ssl, data, (int)n);
 		if(r > 0) {
 			dotpool_wbuf_consume(&c->wbuf, (size_t)r);
+			c->write_wants_read = 0;
+			c->last_activity_us = dotpool_now_us();
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
 		if(e == SSL_ERROR_WANT_WRITE) {
-			conn_want_write(c, 1);
+			c->write_wants_read = 0;
+			conn_interest(c);
 			return;
 		}
 		if(e == SSL_ERROR_WANT_READ) {
-			/* the read event is always on and retries the write */
-			conn_want_write(c, 0);
+			/* the read event is always on and retries the write
+			 * (conn_io flushes after reading) */
+			c->write_wants_read = 1;
+			conn_interest(c);
 			return;
 		}
 		ERR_clear_error();
@@ -327,7 +354,8 @@ conn_flush(struct dotpool_conn* c)
 			DOTPOOL_EIO, 0);
 		return;
 	}
-	conn_want_write(c, 0);
+	c->write_wants_read = 0;
+	conn_interest(c);
 }
 
 /** Skip a (possibly compressed) owner name at *pos. @return 0 if bad. */
@@ -415,6 +443,7 @@ conn_keepalive(struct dotpool_conn* c, const uint8_t* msg, size_t len)
 	}
 	if((unsigned)k * 100 < c->idle_ms) {
 		c->idle_ms = (unsigned)k * 100;
+		c->idle_learned = 0;
 		/* re-armed with the new value when next idle */
 		if(evtimer_pending(&c->ev_timer, NULL))
 			(void)event_del(&c->ev_timer);
@@ -443,11 +472,22 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 		return;
 	}
 	if(st == DOTPOOL_ID_CANCELLED) {
-		/* the late answer frees the reserved ID */
-		(void)dotpool_idmap_release(c->ids, id);
+		uint32_t check = 0;
+		c->up->stats.dropped++;
+		(void)dotpool_idmap_check(c->ids, id, &check);
+		m = dotpool_wire_match_hash(msg, len, c->qseed, check);
+		/* only the late answer to the question asked frees the
+		 * reserved ID: one forged with the right ID must not, while
+		 * the real one may still come */
+		if(m != DOTPOOL_MATCH_OK || dotpool_idmap_release_late(c->ids,
+			id, check) != 0) {
+			dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: late "
+				"answer dropped, ID kept: %s", c->up->label,
+				dotpool_match_str(m));
+			return;
+		}
 		if(c->stale > 0)
 			c->stale--;
-		c->up->stats.dropped++;
 		return;
 	}
 	req = owner;
@@ -469,28 +509,70 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 	dotpool_req_deliver(req, msg, len);
 }
 
+/**
+ * The server closed a connection with nothing live on it: learn how long
+ * it lets connections idle, so ours close first and no query is written
+ * into a connection the server is closing. Measured from the last
+ * activity. Not learned: a close soon after the last frame or the
+ * handshake (a server that closes after N queries, a restart: no idle
+ * timeout at all), nor one with cancelled queries the server may still
+ * have been working on. The latest measurement wins, up or down, and never
+ * below DOTPOOL_IDLE_LEARN_MIN_MS.
+ */
+static void
+conn_learn_idle(struct dotpool_conn* c)
+{
+	struct dotpool_upstream* up = c->up;
+	uint64_t idle_ms = (dotpool_now_us() - c->last_activity_us) / 1000;
+	unsigned learn;
+	if(dotpool_idmap_used(c->ids) > 0 || idle_ms < DOTPOOL_CLOSE_GRACE_MS ||
+		idle_ms >= c->idle_ms)
+		return;
+	learn = (unsigned)(idle_ms * 3 / 4);
+	if(learn < DOTPOOL_IDLE_LEARN_MIN_MS)
+		learn = DOTPOOL_IDLE_LEARN_MIN_MS;
+	if(learn >= up->pool->cfg->idle_timeout)
+		learn = 0; /* our own idle-timeout is shorter anyway */
+	up->idle_kept = 0;
+	if(learn == up->learned_idle_ms)
+		return;
+	up->learned_idle_ms = learn;
+	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server closes idle "
+		"connections after about %u ms; ours now idle %u ms", up->label,
+		(unsigned)idle_ms, learn ? learn : up->pool->cfg->idle_timeout);
+}
+
+/**
+ * Our idle timer closed a connection at the learned idle time: the server
+ * kept it that long. After a few of those in a row, try a quarter longer
+ * (up to idle-timeout): the server may have been restarted with a longer
+ * timeout, or was shedding load; if not, its next idle close teaches the
+ * value again.
+ */
+static void
+conn_idle_kept(struct dotpool_conn* c)
+{
+	struct dotpool_upstream* up = c->up;
+	unsigned cap = up->pool->cfg->idle_timeout, l = up->learned_idle_ms;
+	if(!c->idle_learned || l == 0 || c->idle_ms != l)
+		return;
+	if(++up->idle_kept < DOTPOOL_IDLE_RAISE_AFTER)
+		return;
+	up->idle_kept = 0;
+	l += l / 4;
+	up->learned_idle_ms = l >= cap ? 0 : l;
+	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server kept idle "
+		"connections %u ms; ours now idle %u ms", up->label, c->idle_ms,
+		l >= cap ? cap : l);
+}
+
 /** The peer closed (EOF or close_notify). */
 static void
 conn_peer_closed(struct dotpool_conn* c)
 {
 	if(dotpool_idmap_live(c->ids) == 0) {
-		/* servers close idle connections: normal. Learn when this
-		 * one does, so ours close first and no query is written into
-		 * a connection the server is closing. */
-		uint64_t idle_ms = (dotpool_now_us() - c->idle_since_us) / 1000;
-		if(c->answered > 0 && idle_ms > 0 && idle_ms < c->idle_ms) {
-			unsigned learn = (unsigned)(idle_ms * 3 / 4);
-			if(learn == 0)
-				learn = 1;
-			if(!c->up->learned_idle_ms ||
-				learn < c->up->learned_idle_ms) {
-				c->up->learned_idle_ms = learn;
-				dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: "
-					"server closes idle connections after "
-					"about %u ms; ours now idle %u ms",
-					c->up->label, (unsigned)idle_ms, learn);
-			}
-		}
+		/* servers close idle connections: normal */
+		conn_learn_idle(c);
 		c->up->stats.idle_closed_by_peer++;
 		dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: idle connection "
 			"closed by the server", c->up->label);
@@ -504,19 +586,38 @@ conn_peer_closed(struct dotpool_conn* c)
 	dotpool_conn_close(c, DOTPOOL_ECLOSED, 0);
 }
 
-/** Read and deliver until the socket has nothing more. One answer at a
- * time: each done() may change this connection, so re-check after it. */
+/** Go on reading from the next loop iteration: what is left may sit in
+ * the frame reader or the TLS layer's read-ahead, where no socket event
+ * will announce it. A timer, so that the loop polls sockets and runs other
+ * events first (an event made active from here would run before them). */
+static void
+conn_read_later(struct dotpool_conn* c)
+{
+	struct timeval tv = { 0, 0 };
+	(void)event_add(&c->ev_more, &tv);
+}
+
+/** Read and deliver until the socket has nothing more, or the budget of
+ * one read event is spent (an upstream streaming at line rate must not
+ * hold the worker). One answer at a time: each done() may change this
+ * connection, so re-check after it. */
 static void
 conn_read(struct dotpool_conn* c)
 {
 	uint8_t* msg, *space;
-	size_t len, n;
+	size_t len, n, bytes = 0;
+	unsigned frames = 0;
 	int r, e;
 	for(;;) {
 		while((r = dotpool_frame_next(&c->rd, &msg, &len)) == 1) {
+			c->last_activity_us = dotpool_now_us();
 			conn_answer(c, msg, len);
 			if(!conn_open_for_io(c))
 				return;
+			if(++frames >= DOTPOOL_CONN_READ_FRAMES) {
+				conn_read_later(c);
+				return;
+			}
 		}
 		if(r < 0) {
 			c->up->stats.err_proto++;
@@ -530,20 +631,32 @@ conn_read(struct dotpool_conn* c)
 			dotpool_conn_close(c, r, 0);
 			return;
 		}
+		if(bytes >= DOTPOOL_CONN_READ_BYTES) {
+			conn_read_later(c);
+			return;
+		}
 		if(n > 0x7fffffff)
 			n = 0x7fffffff;
 		ERR_clear_error();
 		errno = 0;
 		r = SSL_read(c->ssl, space, (int)n);
 		if(r > 0) {
+			c->read_wants_write = 0;
 			dotpool_frame_commit(&c->rd, (size_t)r);
+			bytes += (size_t)r;
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
-		if(e == SSL_ERROR_WANT_READ)
+		if(e == SSL_ERROR_WANT_READ) {
+			c->read_wants_write = 0;
+			conn_interest(c);
 			return;
+		}
 		if(e == SSL_ERROR_WANT_WRITE) {
-			conn_want_write(c, 1);
+			/* only until this read can go on: the write event is
+			 * taken back then, whether queries are queued or not */
+			c->read_wants_write = 1;
+			conn_interest(c);
 			return;
 		}
 		if(e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
@@ -594,6 +707,7 @@ conn_handshake_done(struct dotpool_conn* c)
 	if(dotpool_conn_set_state(c, DOTPOOL_CONN_READY) != 0)
 		return;
 	c->was_ready = 1;
+	c->last_activity_us = dotpool_now_us();
 	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connected (%s, %s)",
 		up->label, SSL_get_version(c->ssl),
 		SSL_session_reused(c->ssl) ? "resumed" : "full handshake");
@@ -731,6 +845,17 @@ conn_write_cb(evutil_socket_t fd, short what, void* arg)
 	conn_io(c);
 }
 
+/** A read event spent its budget: go on where it stopped. */
+static void
+conn_more_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_conn* c = arg;
+	(void)fd; (void)what;
+	dotpool_pool_wake(c->up->pool);
+	if(conn_open_for_io(c))
+		conn_io(c);
+}
+
 /** Connect timeout, idle timeout, or a drained connection to close. */
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void* arg)
@@ -753,8 +878,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void* arg)
 		break;
 	case DOTPOOL_CONN_READY:
 	case DOTPOOL_CONN_DRAINING:
-		if(dotpool_idmap_live(c->ids) == 0)
+		if(dotpool_idmap_live(c->ids) == 0) {
+			if(c->state == DOTPOOL_CONN_READY)
+				conn_idle_kept(c);
 			dotpool_conn_close(c, 0, 0);
+		}
 		break;
 	case DOTPOOL_CONN_CLOSED:
 		break;
@@ -772,8 +900,12 @@ dotpool_conn_open(struct dotpool_upstream* up)
 	c->fd = -1;
 	c->up = up;
 	c->idle_ms = p->cfg->idle_timeout;
-	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms)
+	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms) {
 		c->idle_ms = up->learned_idle_ms;
+		c->idle_learned = 1;
+	}
+	c->qseed = ((uint32_t)dotpool_pool_rand16(p) << 16) |
+		dotpool_pool_rand16(p);
 	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
 		p->cfg->max_inflight : 1)))
 		goto fail;
@@ -800,6 +932,8 @@ dotpool_conn_open(struct dotpool_upstream* up)
 		event_assign(&c->ev_write, p->base, c->fd, EV_WRITE |
 		EV_PERSIST, conn_write_cb, c) != 0 ||
 		event_assign(&c->ev_timer, p->base, -1, 0, conn_timer_cb,
+		c) != 0 ||
+		event_assign(&c->ev_more, p->base, -1, 0, conn_more_cb,
 		c) != 0) {
 		dotpool_conn_close(c, DOTPOOL_EIO, 0);
 		return 0;
@@ -851,13 +985,14 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 	req->conn = c;
 	req->id = id;
 	req->sent_us = dotpool_now_us();
+	c->sent++;
 	if(req != &c->up->probe)
 		c->up->last_query_us = req->sent_us;
 	c->up->stats.queries++;
 	(void)event_del(&c->ev_timer);
 	/* written from the event loop: send() must not fail requests
 	 * synchronously, which a write error here would do */
-	conn_want_write(c, 1);
+	conn_interest(c);
 	dotpool_up_gauges(c->up);
 	return 0;
 }
@@ -865,7 +1000,11 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 void
 dotpool_conn_cancel(struct dotpool_conn* c, struct dotpool_req* req)
 {
-	if(dotpool_idmap_cancel(c->ids, req->id) != 0)
+	uint32_t check = 0;
+	/* the query goes away; its late answer is recognised by this */
+	(void)dotpool_wire_question_hash(req->wire, req->len, c->qseed,
+		&check);
+	if(dotpool_idmap_cancel(c->ids, req->id, check) != 0)
 		return;
 	req->conn = NULL;
 	c->stale++;

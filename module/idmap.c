@@ -17,6 +17,9 @@
 struct idmap_slot {
 	/** the owner of a live ID, NULL otherwise */
 	void* owner;
+	/** what the late answer of a cancelled ID must show; fits in the
+	 * padding, so the table does not grow */
+	uint32_t check;
 	/** the ID held, if state is not FREE */
 	uint16_t id;
 	/** enum dotpool_id_state */
@@ -177,6 +180,7 @@ idmap_remove_slot(struct dotpool_idmap* m, size_t i)
 	}
 	m->slots[hole].state = DOTPOOL_ID_FREE;
 	m->slots[hole].owner = NULL;
+	m->slots[hole].check = 0;
 	m->slots[hole].id = 0;
 }
 
@@ -195,7 +199,7 @@ dotpool_idmap_release(struct dotpool_idmap* m, uint16_t id)
 }
 
 int
-dotpool_idmap_cancel(struct dotpool_idmap* m, uint16_t id)
+dotpool_idmap_cancel(struct dotpool_idmap* m, uint16_t id, uint32_t check)
 {
 	struct idmap_slot* s = idmap_find(m, id);
 
@@ -203,7 +207,35 @@ dotpool_idmap_cancel(struct dotpool_idmap* m, uint16_t id)
 		return DOTPOOL_ENOTFOUND;
 	s->state = DOTPOOL_ID_CANCELLED;
 	s->owner = NULL;
+	s->check = check;
 	m->live--;
+	return 0;
+}
+
+int
+dotpool_idmap_check(const struct dotpool_idmap* m, uint16_t id,
+	uint32_t* check)
+{
+	struct idmap_slot* s = idmap_find(m, id);
+
+	if(!s || s->state != DOTPOOL_ID_CANCELLED)
+		return DOTPOOL_ENOTFOUND;
+	*check = s->check;
+	return 0;
+}
+
+int
+dotpool_idmap_release_late(struct dotpool_idmap* m, uint16_t id,
+	uint32_t check)
+{
+	struct idmap_slot* s = idmap_find(m, id);
+
+	if(!s || s->state != DOTPOOL_ID_CANCELLED)
+		return DOTPOOL_ENOTFOUND;
+	if(s->check != check)
+		return DOTPOOL_EINVAL;
+	m->used--;
+	idmap_remove_slot(m, (size_t)(s - m->slots));
 	return 0;
 }
 
@@ -248,6 +280,7 @@ dotpool_idmap_drain(struct dotpool_idmap* m,
 		 * table has to end empty whatever fn does. */
 		m->slots[i].state = DOTPOOL_ID_FREE;
 		m->slots[i].owner = NULL;
+		m->slots[i].check = 0;
 		m->slots[i].id = 0;
 		if(s.state == DOTPOOL_ID_LIVE)
 			m->live--;

@@ -537,6 +537,25 @@ pool_reap(struct dotpool_pool* p, int base_alive)
 	}
 }
 
+/**
+ * Whether a rewarm connection may be opened now, and if so take the
+ * token: DOTPOOL_REWARM_BURST at once, then one per
+ * DOTPOOL_REWARM_INTERVAL_MS (GCRA). Whatever the server does, dotpool
+ * opens no more than that on its own initiative; queries still open what
+ * they need.
+ */
+static int
+up_rewarm_allowed(struct dotpool_upstream* up)
+{
+	uint64_t now = dotpool_now_us();
+	uint64_t t = (uint64_t)DOTPOOL_REWARM_INTERVAL_MS * 1000;
+	uint64_t tat = up->rewarm_tat_us > now ? up->rewarm_tat_us : now;
+	if(tat > now + (DOTPOOL_REWARM_BURST - 1) * t)
+		return 0;
+	up->rewarm_tat_us = tat + t;
+	return 1;
+}
+
 /** Deferred work: free, dispatch (re-sends), then fail requests one at a
  * time (each done() may cancel the ones after it). */
 static void
@@ -555,10 +574,16 @@ pool_defer_cb(evutil_socket_t fd, short what, void* arg)
 			/* prewarm or the rewarm window: the next query
 			 * should not wait for a handshake; only after clean
 			 * idle closes, so a failing upstream is not
-			 * hammered */
+			 * hammered, and rate-limited, so not even a server
+			 * that closes every connection at once is */
 			up->rewarm = 0;
-			if(up->nconns == 0)
-				(void)dotpool_conn_open(up);
+			if(up->nconns == 0) {
+				if(up_rewarm_allowed(up))
+					(void)dotpool_conn_open(up);
+				else	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: "
+					"%s: rewarm skipped (rate limit)",
+					up->label);
+			}
 		}
 	}
 	while((req = p->fhead) != NULL) {

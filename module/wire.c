@@ -98,13 +98,10 @@ wire_lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c - 'A' + 'a') : c;
 }
 
-enum dotpool_match
-dotpool_wire_match(const uint8_t* q, size_t qlen, const uint8_t* a,
-	size_t alen)
+/** The header checks every answer must pass, in the order reported. */
+static enum dotpool_match
+wire_answer_header(const uint8_t* a, size_t alen)
 {
-	int qql;
-	size_t pos, end;
-
 	if(alen < DOTPOOL_WIRE_HDR)
 		return DOTPOOL_MATCH_SHORT;
 	if(!(a[2] & 0x80))
@@ -113,6 +110,19 @@ dotpool_wire_match(const uint8_t* q, size_t qlen, const uint8_t* a,
 		return DOTPOOL_MATCH_OPCODE;
 	if(wire_qdcount(a) != 1)
 		return DOTPOOL_MATCH_QDCOUNT;
+	return DOTPOOL_MATCH_OK;
+}
+
+enum dotpool_match
+dotpool_wire_match(const uint8_t* q, size_t qlen, const uint8_t* a,
+	size_t alen)
+{
+	int qql;
+	size_t pos, end;
+	enum dotpool_match h = wire_answer_header(a, alen);
+
+	if(h != DOTPOOL_MATCH_OK)
+		return h;
 	if(qlen < DOTPOOL_WIRE_HDR || dotpool_wire_id(a) != dotpool_wire_id(q))
 		return DOTPOOL_MATCH_ID;
 	qql = dotpool_wire_question_len(q, qlen);
@@ -142,4 +152,48 @@ dotpool_wire_match(const uint8_t* q, size_t qlen, const uint8_t* a,
 			return DOTPOOL_MATCH_QUESTION;
 	}
 	return DOTPOOL_MATCH_OK;
+}
+
+int
+dotpool_wire_question_hash(const uint8_t* msg, size_t len, uint32_t seed,
+	uint32_t* hash)
+{
+	int qql = dotpool_wire_question_len(msg, len);
+	size_t pos, end;
+	uint32_t h = 2166136261u ^ seed;
+
+	if(qql < 0)
+		return qql;
+	/* FNV-1a over the question, the name in lower case as the match
+	 * compares it (label lengths, at most 63, are below 'A' and pass
+	 * unchanged, so "a.bc" and "ab.c" differ); type and class as they
+	 * are */
+	end = DOTPOOL_WIRE_HDR + (size_t)qql;
+	for(pos = DOTPOOL_WIRE_HDR; pos < end; pos++) {
+		h ^= pos < end - 4 ? wire_lower(msg[pos]) : msg[pos];
+		h *= 16777619u;
+	}
+	/* final mix: FNV's low bits alone are weak */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	*hash = h;
+	return 0;
+}
+
+enum dotpool_match
+dotpool_wire_match_hash(const uint8_t* a, size_t alen, uint32_t seed,
+	uint32_t qhash)
+{
+	enum dotpool_match m = wire_answer_header(a, alen);
+	uint32_t h;
+
+	if(m != DOTPOOL_MATCH_OK)
+		return m;
+	if(dotpool_wire_question_hash(a, alen, seed, &h) != 0)
+		return alen < DOTPOOL_WIRE_HDR + 5 ? DOTPOOL_MATCH_SHORT :
+			DOTPOOL_MATCH_QUESTION;
+	return h == qhash ? DOTPOOL_MATCH_OK : DOTPOOL_MATCH_QUESTION;
 }

@@ -24,6 +24,30 @@
 #include "dotpool/idmap.h"
 #include "dotpool/stats.h"
 
+/** Shortest idle time (ms) dotpool learns from a server's idle closes: a
+ * server that seems to close idle connections sooner is not trusted to
+ * set a shorter pace (its connections are simply closed by it). */
+#define DOTPOOL_IDLE_LEARN_MIN_MS 1000
+/** A server close this soon (ms) after the last frame, or after the
+ * handshake of a connection that carried nothing, is not an idle timeout
+ * (a server closing after N queries, a restart): nothing is learned, and
+ * an unused connection closed that soon is not replaced. */
+#define DOTPOOL_CLOSE_GRACE_MS 250
+/** Self-closes at the learned idle time in a row after which the learned
+ * time is raised by a quarter: the server may keep connections longer. */
+#define DOTPOOL_IDLE_RAISE_AFTER 2
+/** Rewarm (and prewarm) opens an upstream allows at once: whatever a
+ * server does, dotpool never reconnects to it on its own faster than this
+ * burst and then one per DOTPOOL_REWARM_INTERVAL_MS. */
+#define DOTPOOL_REWARM_BURST 3
+/** Steady rate of rewarm opens per upstream: one per this many ms. */
+#define DOTPOOL_REWARM_INTERVAL_MS 1000
+/** Most frames one read event of a connection delivers before it yields
+ * to the event loop (and continues on its next iteration). */
+#define DOTPOOL_CONN_READ_FRAMES 64
+/** Most bytes one read event takes from the TLS layer before it yields. */
+#define DOTPOOL_CONN_READ_BYTES (128 * 1024)
+
 /** Connection lifetime. */
 enum dotpool_conn_state {
 	/** TCP connect in progress */
@@ -69,10 +93,22 @@ struct dotpool_conn {
 	struct event ev_write;
 	/** connect timeout, then idle timeout */
 	struct event ev_timer;
-	/** whether the three events are assigned */
+	/** zero-delay timer: go on reading after a read event used up its
+	 * budget (the TLS layer may hold the rest already read ahead, and the
+	 * socket would then not become readable again) */
+	struct event ev_more;
+	/** whether the four events are assigned */
 	int ev_assigned;
-	/** whether ev_write is added */
+	/** whether ev_write is added; follows the three reasons below (and
+	 * the connect and handshake) through conn_interest() */
 	int writing;
+	/** SSL_read cannot go on before the socket takes a write (the TLS
+	 * layer answers a key update, sends an alert): nothing to do with
+	 * the queued queries */
+	int read_wants_write;
+	/** SSL_write cannot go on before the socket is readable (the TLS
+	 * layer must read first): the queued bytes wait for the read event */
+	int write_wants_read;
 	/** DNS IDs in flight (owners: struct dotpool_req) */
 	struct dotpool_idmap* ids;
 	/** framed queries not yet written */
@@ -91,10 +127,17 @@ struct dotpool_conn {
 	 * server's edns-tcp-keepalive asks for it (RFC 7828) or closes idle
 	 * connections sooner (learned) */
 	unsigned idle_ms;
-	/** monotonic µs when the connection last became idle */
-	uint64_t idle_since_us;
+	/** whether idle_ms is the upstream's learned idle time */
+	int idle_learned;
+	/** monotonic µs of the last activity: the connection became ready,
+	 * or a frame was written or read. Idle time is measured from it. */
+	uint64_t last_activity_us;
+	/** queries sent on this connection */
+	unsigned sent;
 	/** answers this connection delivered */
 	unsigned answered;
+	/** key of the question hashes its cancelled IDs keep */
+	uint32_t qseed;
 };
 
 /** One upstream (address, port, name, profile) on one worker. The profile
@@ -138,8 +181,12 @@ struct dotpool_upstream {
 	/** failures in a row */
 	unsigned fails;
 	/** ms after which this server was seen closing idle connections,
-	 * less a margin; 0 = not seen. New connections idle no longer. */
+	 * less a margin, never below DOTPOOL_IDLE_LEARN_MIN_MS; 0 = not
+	 * seen. New connections idle no longer. */
 	unsigned learned_idle_ms;
+	/** our own idle closes at the learned time in a row (the server kept
+	 * those connections that long) */
+	unsigned idle_kept;
 	/** monotonic µs until which a failing upstream is not tried */
 	uint64_t backoff_until;
 	/** this upstream's slot on the pool's health board, or NULL */
@@ -149,6 +196,10 @@ struct dotpool_upstream {
 	/** open a connection again from the event loop (an idle connection
 	 * was closed and prewarm or the rewarm window asks for one) */
 	int rewarm;
+	/** rewarm rate limit (a token bucket kept as its theoretical arrival
+	 * time, GCRA): monotonic µs; an open is allowed while it is less than
+	 * now + (DOTPOOL_REWARM_BURST - 1) intervals */
+	uint64_t rewarm_tat_us;
 	/** monotonic µs when a query was last sent to this upstream, 0 never
 	 * (probes do not count) */
 	uint64_t last_query_us;

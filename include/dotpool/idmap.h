@@ -60,16 +60,47 @@ enum dotpool_id_state dotpool_idmap_get(const struct dotpool_idmap* m,
 	uint16_t id, void** owner);
 
 /**
- * Release an ID (answer arrived, or late answer for a cancelled one).
+ * Release an ID (answer arrived, connection reset). A late answer for a
+ * cancelled ID releases it with dotpool_idmap_release_late instead.
  * @return 0 or DOTPOOL_ENOTFOUND if the ID was free.
  */
 int dotpool_idmap_release(struct dotpool_idmap* m, uint16_t id);
 
 /**
- * Cancel a live ID: its owner is forgotten, the ID stays reserved.
+ * Cancel a live ID: its owner is forgotten, the ID stays reserved, and
+ * the table keeps `check` (a hash of the query's question) so that only
+ * the late answer to that question releases it.
+ * @param m: the table.
+ * @param id: the ID.
+ * @param check: what a late answer must show (dotpool_wire_question_hash).
  * @return 0 or DOTPOOL_ENOTFOUND if it was not live.
  */
-int dotpool_idmap_cancel(struct dotpool_idmap* m, uint16_t id);
+int dotpool_idmap_cancel(struct dotpool_idmap* m, uint16_t id,
+	uint32_t check);
+
+/**
+ * The check a cancelled ID keeps.
+ * @param m: the table.
+ * @param id: the ID.
+ * @param check: returns it.
+ * @return 0 or DOTPOOL_ENOTFOUND if the ID is not cancelled.
+ */
+int dotpool_idmap_check(const struct dotpool_idmap* m, uint16_t id,
+	uint32_t* check);
+
+/**
+ * A late answer came for a cancelled ID: release it, but only when the
+ * answer shows the check given at cancel. A forged answer with the right
+ * ID must not free an ID the real late answer may still come for (it
+ * could then match a new query that got the ID).
+ * @param m: the table.
+ * @param id: the ID.
+ * @param check: the answer's (dotpool_wire_question_hash of the answer).
+ * @return 0, DOTPOOL_ENOTFOUND if the ID is not cancelled, or
+ *	DOTPOOL_EINVAL if the check differs (the ID stays reserved).
+ */
+int dotpool_idmap_release_late(struct dotpool_idmap* m, uint16_t id,
+	uint32_t check);
 
 /** IDs live. */
 unsigned dotpool_idmap_live(const struct dotpool_idmap* m);

@@ -61,4 +61,34 @@ const char* dotpool_match_str(enum dotpool_match m);
 enum dotpool_match dotpool_wire_match(const uint8_t* q, size_t qlen,
 	const uint8_t* a, size_t alen);
 
+/**
+ * A hash of the question section (name folded to lower case, type and
+ * class), keyed with seed: what a cancelled query leaves behind so that
+ * its late answer can still be told from an answer to another question.
+ * Not a cryptographic MAC: whoever can forge an answer for the question
+ * knows the question anyway; the per-connection seed keeps collisions
+ * from being prepared in advance.
+ * @param msg: a query or an answer.
+ * @param len: its length.
+ * @param seed: the key.
+ * @param hash: returns the hash.
+ * @return 0 or DOTPOOL_EPROTO when the question is malformed, uses
+ *	compression, or qdcount is not 1.
+ */
+int dotpool_wire_question_hash(const uint8_t* msg, size_t len, uint32_t seed,
+	uint32_t* hash);
+
+/**
+ * Check a late answer (its query is gone; only the question's hash is
+ * kept): QR set, opcode QUERY, qdcount 1 and the same question hash. The
+ * ID was matched by the caller's lookup.
+ * @param a: the answer.
+ * @param alen: its length.
+ * @param seed: the key the query's hash was made with.
+ * @param qhash: dotpool_wire_question_hash of the query.
+ * @return DOTPOOL_MATCH_OK or the first reason it fails.
+ */
+enum dotpool_match dotpool_wire_match_hash(const uint8_t* a, size_t alen,
+	uint32_t seed, uint32_t qhash);
+
 #endif /* DOTPOOL_WIRE_H */

@@ -70,7 +70,7 @@ test_lifecycle(void)
 	UNIT_CHECK(dotpool_idmap_live(m) == 2 && dotpool_idmap_used(m) == 2,
 		"idmap: two live, two used");
 
-	UNIT_CHECK(dotpool_idmap_cancel(m, id1) == 0,
+	UNIT_CHECK(dotpool_idmap_cancel(m, id1, 0x1234) == 0,
 		"idmap: a live ID can be cancelled");
 	UNIT_CHECK(dotpool_idmap_get(m, id1, &o) == DOTPOOL_ID_CANCELLED &&
 		o == NULL, "idmap: cancelled ID has no owner");
@@ -78,9 +78,9 @@ test_lifecycle(void)
 		"idmap: get accepts a NULL owner pointer");
 	UNIT_CHECK(dotpool_idmap_live(m) == 1 && dotpool_idmap_used(m) == 2,
 		"idmap: cancelled ID stays reserved");
-	UNIT_CHECK(dotpool_idmap_cancel(m, id1) == DOTPOOL_ENOTFOUND,
+	UNIT_CHECK(dotpool_idmap_cancel(m, id1, 0x1234) == DOTPOOL_ENOTFOUND,
 		"idmap: cancelling twice is ENOTFOUND");
-	UNIT_CHECK(dotpool_idmap_cancel(m, 7) == DOTPOOL_ENOTFOUND,
+	UNIT_CHECK(dotpool_idmap_cancel(m, 7, 0) == DOTPOOL_ENOTFOUND,
 		"idmap: cancelling a free ID is ENOTFOUND");
 
 	/* A late answer for the cancelled ID releases it. */
@@ -93,6 +93,50 @@ test_lifecycle(void)
 	UNIT_CHECK(dotpool_idmap_release(m, id2) == 0 &&
 		dotpool_idmap_live(m) == 0 && dotpool_idmap_used(m) == 0,
 		"idmap: releasing the live ID empties the table");
+	dotpool_idmap_free(m);
+}
+
+/** Only the late answer for the question asked releases a cancelled ID:
+ * a forged one with the right ID leaves it reserved. */
+static void
+test_late_answer_check(void)
+{
+	struct dotpool_idmap* m = dotpool_idmap_create(4);
+	int owner;
+	uint32_t check = 0;
+	uint16_t id;
+
+	UNIT_REQUIRE(m != NULL, "idmap: created");
+	UNIT_REQUIRE(dotpool_idmap_alloc(m, &owner, 500, &id) == 0,
+		"idmap: alloc");
+	UNIT_CHECK(dotpool_idmap_check(m, id, &check) == DOTPOOL_ENOTFOUND,
+		"idmap: a live ID has no late-answer check");
+	UNIT_CHECK(dotpool_idmap_release_late(m, id, 0) == DOTPOOL_ENOTFOUND &&
+		dotpool_idmap_get(m, id, NULL) == DOTPOOL_ID_LIVE,
+		"idmap: release_late leaves a live ID alone");
+	UNIT_REQUIRE(dotpool_idmap_cancel(m, id, 0xdeadbeef) == 0,
+		"idmap: cancel with a check");
+	UNIT_CHECK(dotpool_idmap_check(m, id, &check) == 0 &&
+		check == 0xdeadbeef, "idmap: the cancelled ID keeps its check");
+	UNIT_CHECK(dotpool_idmap_release_late(m, id, 0xdeadbeee) ==
+		DOTPOOL_EINVAL, "idmap: a late answer with another check is "
+		"refused");
+	UNIT_CHECK(dotpool_idmap_get(m, id, NULL) == DOTPOOL_ID_CANCELLED &&
+		dotpool_idmap_used(m) == 1 && dotpool_idmap_live(m) == 0,
+		"idmap: after a forged late answer the ID stays reserved");
+	UNIT_CHECK(dotpool_idmap_release_late(m, id, 0xdeadbeef) == 0 &&
+		dotpool_idmap_get(m, id, NULL) == DOTPOOL_ID_FREE &&
+		dotpool_idmap_used(m) == 0,
+		"idmap: the late answer with the check frees the ID");
+	UNIT_CHECK(dotpool_idmap_release_late(m, id, 0xdeadbeef) ==
+		DOTPOOL_ENOTFOUND, "idmap: a second late answer finds nothing");
+	UNIT_CHECK(dotpool_idmap_check(m, 9, &check) == DOTPOOL_ENOTFOUND,
+		"idmap: a free ID has no check");
+	/* a re-allocated ID starts without the old check */
+	UNIT_REQUIRE(dotpool_idmap_alloc(m, &owner, id, &id) == 0 &&
+		dotpool_idmap_cancel(m, id, 7) == 0 &&
+		dotpool_idmap_check(m, id, &check) == 0 && check == 7,
+		"idmap: a new cancel stores the new check");
 	dotpool_idmap_free(m);
 }
 
@@ -113,7 +157,7 @@ test_full_with_cancelled(void)
 		"65535");
 	UNIT_CHECK(dotpool_idmap_alloc(m, &owner, 5, &extra) == DOTPOOL_EFULL,
 		"idmap: alloc beyond capacity is EFULL");
-	UNIT_CHECK(dotpool_idmap_cancel(m, ids[1]) == 0,
+	UNIT_CHECK(dotpool_idmap_cancel(m, ids[1], 1) == 0,
 		"idmap: cancel one");
 	UNIT_CHECK(dotpool_idmap_alloc(m, &owner, 5, &extra) == DOTPOOL_EFULL,
 		"idmap: a cancelled ID still counts against capacity");
@@ -167,7 +211,7 @@ test_drain(void)
 		owners[i] = id;
 	}
 	for(i = 0; i < 40; i += 4) {
-		UNIT_REQUIRE(dotpool_idmap_cancel(m, (uint16_t)owners[i]) == 0,
+		UNIT_REQUIRE(dotpool_idmap_cancel(m, (uint16_t)owners[i], 0) == 0,
 			"idmap: cancel");
 		cancelled++;
 	}
@@ -188,6 +232,9 @@ test_drain(void)
 		"idmap: drain with no callback empties the table");
 	dotpool_idmap_free(m);
 }
+
+/** The check the churn gives each cancelled ID. */
+#define CHURN_CHECK(id) ((uint32_t)(id) * 2654435761u)
 
 /**
  * Random alloc/cancel/release churn checked against a plain array model,
@@ -221,7 +268,7 @@ churn(unsigned capacity, int rounds, uint32_t seed)
 			uint16_t id = held[rnd(&seed) % nheld];
 			int want = model[id] == DOTPOOL_ID_LIVE ? 0 :
 				DOTPOOL_ENOTFOUND;
-			if(dotpool_idmap_cancel(m, id) != want)
+			if(dotpool_idmap_cancel(m, id, CHURN_CHECK(id)) != want)
 				bad = 2;
 			if(want == 0) {
 				model[id] = DOTPOOL_ID_CANCELLED;
@@ -243,11 +290,17 @@ churn(unsigned capacity, int rounds, uint32_t seed)
 	}
 	UNIT_CHECKF(!bad, "idmap: churn at capacity %u agrees with the model "
 		"(failure kind %d at round %d)", capacity, bad, r);
-	/* Every held ID must still be found in its recorded state. */
+	/* Every held ID must still be found in its recorded state, and a
+	 * cancelled one with its check (slots move on removal). */
 	for(k = 0; k < nheld && !bad; k++) {
+		uint32_t check = 0;
 		if(dotpool_idmap_get(m, held[k], NULL) !=
 			(enum dotpool_id_state)model[held[k]])
 			bad = 5;
+		if(model[held[k]] == DOTPOOL_ID_CANCELLED &&
+			(dotpool_idmap_check(m, held[k], &check) != 0 ||
+			check != CHURN_CHECK(held[k])))
+			bad = 6;
 	}
 	UNIT_CHECKF(!bad, "idmap: after churn at capacity %u every held ID "
 		"is found in its state", capacity);
@@ -330,6 +383,7 @@ main(void)
 		{ "create bounds", test_create_bounds },
 		{ "lifecycle", test_lifecycle },
 		{ "full with cancelled", test_full_with_cancelled },
+		{ "late answer check", test_late_answer_check },
 		{ "drain", test_drain },
 		{ "churn against a model", test_churn },
 		{ "capacity 65535", test_capacity_max },

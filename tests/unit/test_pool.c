@@ -43,6 +43,9 @@ static unsigned char srv_pin[32];
 
 struct peer;
 
+/** Most queries one server connection holds back. */
+#define PEER_HELD_MAX 2048
+
 /** One accepted connection of the fake server. */
 struct pconn {
 	/** next in the server's list */
@@ -64,13 +67,15 @@ struct pconn {
 	/** how many */
 	size_t inlen;
 	/** queries held back, not answered yet */
-	uint8_t* held[256];
+	uint8_t* held[PEER_HELD_MAX];
 	/** their lengths */
-	size_t heldlen[256];
+	size_t heldlen[PEER_HELD_MAX];
 	/** how many held */
 	int nheld;
 	/** queries received on this connection */
 	int nrecv;
+	/** closes the connection when idle for peer->idle_close_ms */
+	struct event idle_ev;
 };
 
 /** The fake server and what it does. */
@@ -115,6 +120,11 @@ struct peer {
 	int big;
 	/** every answer twice */
 	int duplicate;
+	/** close a connection idle this many ms after its handshake or its
+	 * last answer (0 off) */
+	int idle_close_ms;
+	/** answering keeps the held queries (they can be answered again) */
+	int keep_held;
 	/* counters */
 	/** connections accepted */
 	int accepted;
@@ -128,6 +138,8 @@ struct peer {
 	int app_bytes;
 	/** most queries held at once on one connection */
 	int max_held;
+	/** connections closed by idle_close_ms */
+	int idle_closes;
 };
 
 /** Close one server connection. */
@@ -138,6 +150,7 @@ pconn_close(struct pconn* pc)
 	if(pc->fd == -1)
 		return;
 	event_del(&pc->ev);
+	event_del(&pc->idle_ev);
 	SSL_free(pc->ssl);
 	pc->ssl = NULL;
 	close(pc->fd);
@@ -173,6 +186,31 @@ pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
 		ERR_clear_error();
 		return;
 	}
+}
+
+/** The connection was idle for idle_close_ms: close it. */
+static void
+pconn_idle_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct pconn* pc = arg;
+	(void)fd; (void)what;
+	if(pc->fd == -1)
+		return;
+	pc->peer->idle_closes++;
+	pconn_close(pc);
+}
+
+/** Start (or restart) the idle clock of a connection. */
+static void
+pconn_idle_arm(struct pconn* pc)
+{
+	struct timeval tv;
+	int ms = pc->peer->idle_close_ms;
+	if(ms <= 0 || pc->fd == -1)
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(&pc->idle_ev, &tv);
 }
 
 /** Answer the held queries (in order or reversed), in one write. */
@@ -232,12 +270,15 @@ pconn_answer_held(struct pconn* pc)
 			olen += l;
 		}
 	}
-	for(i = 0; i < pc->nheld; i++)
-		free(pc->held[i]);
-	pc->nheld = 0;
+	if(!pc->peer->keep_held) {
+		for(i = 0; i < pc->nheld; i++)
+			free(pc->held[i]);
+		pc->nheld = 0;
+	}
 	pconn_write(pc, out, olen, pc->peer->onebyte ? 1 : 0);
 	if(pc->peer->close_after_answer)
 		pconn_close(pc);
+	else	pconn_idle_arm(pc);
 }
 
 /** One query arrived. */
@@ -252,8 +293,9 @@ pconn_query(struct pconn* pc, const uint8_t* q, size_t len)
 		pconn_close(pc);
 		return;
 	}
-	if(pc->nheld >= 256)
+	if(pc->nheld >= PEER_HELD_MAX)
 		return;
+	(void)event_del(&pc->idle_ev);
 	pc->held[pc->nheld] = malloc(len);
 	memcpy(pc->held[pc->nheld], q, len);
 	pc->heldlen[pc->nheld++] = len;
@@ -279,6 +321,7 @@ pconn_cb(evutil_socket_t fd, short what, void* arg)
 			X509* cc = SSL_get0_peer_certificate(pc->ssl);
 			pc->hs = 1;
 			pc->peer->hs_ok++;
+			pconn_idle_arm(pc);
 			if(cc && SSL_get_verify_result(pc->ssl) == X509_V_OK)
 				pc->peer->client_certs++;
 		} else {
@@ -334,6 +377,7 @@ peer_accept_cb(evutil_socket_t fd, short what, void* arg)
 	SSL_set_fd(pc->ssl, s);
 	SSL_set_accept_state(pc->ssl);
 	event_assign(&pc->ev, pe->base, s, EV_READ | EV_PERSIST, pconn_cb, pc);
+	evtimer_assign(&pc->idle_ev, pe->base, pconn_idle_cb, pc);
 	pc->next = pe->conns;
 	pe->conns = pc;
 	if(!pe->paused)
@@ -478,7 +522,12 @@ struct treq {
 	struct dotpool_upstream* retry_up;
 	/** result of that send */
 	int retry_ret;
+	/** loop_tick when done() ran */
+	unsigned tick;
 };
+
+/** Counts event loop iterations while a test runs ticker_start's event. */
+static unsigned loop_tick;
 
 /** Log messages seen, and whether one named a query. */
 static int log_count, log_leak;
@@ -505,6 +554,7 @@ treq_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 	struct treq* t = (struct treq*)req;
 	t->ndone++;
 	t->err = err;
+	t->tick = loop_tick;
 	completed++;
 	t->alen = len;
 	if(err == 0) {
@@ -953,9 +1003,21 @@ test_timeout_late_answer(void)
 	UNIT_CHECK(dotpool_idmap_used(c->ids) == 1 &&
 		dotpool_idmap_live(c->ids) == 0,
 		"pool: the timed out ID stays reserved, not live");
+	/* a late answer with the right ID for another question first: it
+	 * must not free the ID the real late answer may still come for */
+	w.peer->mangle = 1;
+	w.peer->keep_held = 1;
 	peer_answer_all(w.peer);
 	run_until(&w, NULL, 0, 200);
-	UNIT_CHECK(s->dropped == 1, "pool: the late answer is dropped");
+	UNIT_CHECK(s->dropped == 1, "pool: the forged late answer is dropped");
+	UNIT_CHECK(w.up->conns == c && dotpool_idmap_used(c->ids) == 1 &&
+		c->stale == 1, "conn: a late answer for another question "
+		"leaves the cancelled ID reserved");
+	w.peer->mangle = 0;
+	w.peer->keep_held = 0;
+	peer_answer_all(w.peer);
+	run_until(&w, NULL, 0, 200);
+	UNIT_CHECK(s->dropped == 2, "pool: the late answer is dropped");
 	UNIT_CHECK(t.ndone == 1, "pool: no second done() for a late answer");
 	UNIT_CHECK(w.up->conns == c && dotpool_idmap_used(c->ids) == 0,
 		"pool: the late answer frees the reserved ID");
@@ -2006,6 +2068,434 @@ test_long_labels(void)
 	dotpool_board_free(w.board);
 }
 
+/** Send request n on the world's upstream and wait for its completion. */
+static void
+send_wait(struct world* w, struct treq* t, int n)
+{
+	int start = completed;
+	treq_init(t, n, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w->up, &t->r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(w, &completed, start + 1, 15000),
+		"pool: request completed");
+	UNIT_CHECKF(t->err == 0 && t->id_ok, "pool: request %d answered "
+		"(err %d)", n, t->err);
+}
+
+/** Learning how long a server lets connections idle: a close right after
+ * an answer teaches nothing; a short idle close teaches no less than the
+ * floor; when the server later keeps connections for the whole learned
+ * time, the learned value goes up again. */
+static void
+test_idle_learning(void)
+{
+	struct world w;
+	struct treq t;
+	const struct dotpool_stats* s;
+	unsigned before;
+	world_init(&w);
+	w.cfg.idle_timeout = 5000;
+	w.cfg.rewarm_window = 0;
+	world_pool(&w, "dot.test");
+	s = dotpool_upstream_stats(w.up);
+
+	/* closed 30 ms after the answer: a server closing after N queries,
+	 * not an idle timeout */
+	w.peer->idle_close_ms = 30;
+	send_wait(&w, &t, 1);
+	UNIT_CHECK(run_until(&w, &w.peer->idle_closes, 1, 2000),
+		"peer: closed the connection after its answer");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.up->nconns == 0 && s->idle_closed_by_peer == 1,
+		"conn: the server's close after the answer was seen");
+	UNIT_CHECKF(w.up->learned_idle_ms == 0, "conn: a close 30 ms after "
+		"an answer teaches no idle time (learned %u ms)",
+		w.up->learned_idle_ms);
+
+	/* a real idle close, but after only 400 ms: the floor */
+	w.peer->idle_close_ms = 400;
+	send_wait(&w, &t, 2);
+	UNIT_CHECK(run_until(&w, &w.peer->idle_closes, 2, 3000),
+		"peer: closed the idle connection");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECKF(w.up->learned_idle_ms == DOTPOOL_IDLE_LEARN_MIN_MS,
+		"conn: an idle close after 400 ms teaches the floor of %u ms "
+		"(learned %u ms)", DOTPOOL_IDLE_LEARN_MIN_MS,
+		w.up->learned_idle_ms);
+	send_wait(&w, &t, 3);
+	UNIT_CHECK(w.up->conns && w.up->conns->idle_ms ==
+		DOTPOOL_IDLE_LEARN_MIN_MS,
+		"conn: a new connection idles for the learned time");
+	UNIT_CHECK(run_until(&w, &w.peer->idle_closes, 3, 3000),
+		"peer: closed the idle connection again");
+	run_until(&w, NULL, 0, 50);
+
+	/* the server keeps connections now: ours close at the learned time
+	 * (the server kept them that long), and after a few such closes
+	 * the learned time grows */
+	w.peer->idle_close_ms = 0;
+	before = w.up->learned_idle_ms;
+	send_wait(&w, &t, 4);
+	run_until(&w, NULL, 0, before + 300);
+	UNIT_CHECK(w.up->nconns == 0, "conn: ours closed at the learned time");
+	send_wait(&w, &t, 5);
+	run_until(&w, NULL, 0, before + 300);
+	UNIT_CHECK(w.up->nconns == 0, "conn: ours closed at the learned time "
+		"again");
+	UNIT_CHECKF(w.up->learned_idle_ms > before || w.up->learned_idle_ms ==
+		0, "conn: the learned idle time rises again when the server "
+		"keeps connections (%u ms, was %u ms)", w.up->learned_idle_ms,
+		before);
+	UNIT_CHECK(w.peer->idle_closes == 3 && s->err_closed == 0 &&
+		dotpool_upstream_health(w.up) == DOTPOOL_UP,
+		"conn: no close counted as a failure");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** A server that closes every connection shortly after its handshake or
+ * its answer, inside the rewarm window: the close after the answer gets
+ * one rewarm connection; that one, closed by the server without having
+ * carried a query, is not replaced (no reconnect loop). */
+static void
+test_rewarm_no_loop(void)
+{
+	struct world w;
+	struct treq t;
+	world_init(&w);
+	w.cfg.idle_timeout = 5000;
+	w.cfg.rewarm_window = 10000;
+	world_pool(&w, "dot.test");
+	w.peer->idle_close_ms = 30;
+	send_wait(&w, &t, 1);
+	run_until(&w, NULL, 0, 1000);
+	UNIT_CHECKF(w.peer->accepted == 2 && w.peer->hs_ok == 2,
+		"pool: one rewarm connection after the close that followed the "
+		"answer, none after the unused one was closed (%d "
+		"connections)", w.peer->accepted);
+	UNIT_CHECK(w.up->nconns == 0 && w.peer->queries == 1,
+		"pool: nothing left open, no query on the rewarm connection");
+	UNIT_CHECKF(w.up->learned_idle_ms == 0, "conn: nothing learned from "
+		"closes right after an answer or a handshake (%u ms)",
+		w.up->learned_idle_ms);
+	world_free(&w);
+}
+
+/** Rewarm opens are rate-limited per upstream: a server that closes
+ * idle connections every 300 ms gets a burst of rewarm connections, then
+ * none, although the window is still open. */
+static void
+test_rewarm_rate(void)
+{
+	struct world w;
+	struct treq t;
+	world_init(&w);
+	w.cfg.idle_timeout = 5000;
+	w.cfg.rewarm_window = 10000;
+	world_pool(&w, "dot.test");
+	w.peer->idle_close_ms = 300;
+	send_wait(&w, &t, 1);
+	UNIT_CHECK(run_until(&w, &w.peer->hs_ok, 2, 2000),
+		"pool: the server's idle close is replaced within the window");
+	run_until(&w, NULL, 0, 2500);
+	UNIT_CHECKF(w.peer->accepted <= 1 + DOTPOOL_REWARM_BURST,
+		"pool: at most %d rewarm connections in a burst (%d "
+		"connections)", DOTPOOL_REWARM_BURST, w.peer->accepted);
+	UNIT_CHECK(w.peer->queries == 1, "pool: rewarm connections carry no "
+		"query");
+	/* the next query is served and is not refused by the limit */
+	send_wait(&w, &t, 2);
+	world_free(&w);
+}
+
+/* ---- a BIO seam: the TLS layer's reads and writes made to block ------- */
+
+/* OpenSSL 3.0 does not write from SSL_read after the handshake (a TLS 1.3
+ * key update is answered on the next SSL_write; renegotiation is off), nor
+ * read from SSL_write. What the connection must handle is what
+ * SSL_get_error reports for a BIO that needs the other direction first (a
+ * BIO pair, a proxy BIO): these filters in front of the socket make the
+ * TLS layer see exactly that. */
+
+/** State of a test filter BIO. */
+struct test_bio {
+	/** the socket BIO underneath (one reference held) */
+	BIO* next;
+	/** a read returns "retry when writable" */
+	int read_wants_write;
+	/** a write returns "retry when readable" */
+	int write_wants_read;
+	/** reads or writes refused so */
+	int refused;
+};
+
+/** Read: refuse while read_wants_write, else pass on. */
+static int
+test_bio_read(BIO* b, char* data, int len)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	int r;
+	BIO_clear_retry_flags(b);
+	if(tb->read_wants_write) {
+		tb->refused++;
+		BIO_set_retry_write(b);
+		return -1;
+	}
+	r = BIO_read(tb->next, data, len);
+	if(r <= 0 && BIO_should_retry(tb->next))
+		BIO_set_retry_read(b);
+	return r;
+}
+
+/** Write: refuse while write_wants_read, else pass on. */
+static int
+test_bio_write(BIO* b, const char* data, int len)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	int r;
+	BIO_clear_retry_flags(b);
+	if(tb->write_wants_read) {
+		tb->refused++;
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	r = BIO_write(tb->next, data, len);
+	if(r <= 0 && BIO_should_retry(tb->next))
+		BIO_set_retry_write(b);
+	return r;
+}
+
+/** Control: the socket BIO's. */
+static long
+test_bio_ctrl(BIO* b, int cmd, long num, void* ptr)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	return BIO_ctrl(tb->next, cmd, num, ptr);
+}
+
+/** Create. */
+static int
+test_bio_create(BIO* b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+/** Destroy: drop the reference to the socket BIO. */
+static int
+test_bio_destroy(BIO* b)
+{
+	struct test_bio* tb = BIO_get_data(b);
+	if(tb)
+		BIO_free(tb->next);
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+/** Put a test filter in front of a connection's socket, for reading
+ * (rd) or for writing. */
+static void
+test_bio_install(SSL* ssl, struct test_bio* tb, int rd)
+{
+	static BIO_METHOD* meth;
+	BIO* b;
+	if(!meth) {
+		meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER,
+			"test filter");
+		BIO_meth_set_read(meth, test_bio_read);
+		BIO_meth_set_write(meth, test_bio_write);
+		BIO_meth_set_ctrl(meth, test_bio_ctrl);
+		BIO_meth_set_create(meth, test_bio_create);
+		BIO_meth_set_destroy(meth, test_bio_destroy);
+	}
+	memset(tb, 0, sizeof(*tb));
+	tb->next = rd ? SSL_get_rbio(ssl) : SSL_get_wbio(ssl);
+	BIO_up_ref(tb->next);
+	b = BIO_new(meth);
+	BIO_set_data(b, tb);
+	if(rd)
+		SSL_set0_rbio(ssl, b);
+	else	SSL_set0_wbio(ssl, b);
+}
+
+/** SSL_read returns WANT_WRITE while nothing is queued: the write event
+ * is armed for it and disarmed once the read could go on (no busy loop on
+ * a writable socket), and the answer is delivered. */
+static void
+test_read_wants_write(void)
+{
+	struct world w;
+	struct treq t[2];
+	struct dotpool_conn* c;
+	struct test_bio tb;
+	int wakes, start;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	send_wait(&w, &t[0], 1);
+	c = w.up->conns;
+	UNIT_REQUIRE(c != NULL, "pool: connection up");
+	run_until(&w, NULL, 0, 20);
+	UNIT_CHECK(!c->writing && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: idle, nothing to write, write event off");
+	/* the server holds a query; its answer comes when nothing is
+	 * queued on our side */
+	w.peer->hold = -1;
+	start = completed;
+	treq_init(&t[1], 2, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &w.peer->queries, 2, 2000),
+		"peer: holds the second query");
+	run_until(&w, NULL, 0, 20);
+	UNIT_CHECK(!c->writing && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: the query is out, write event off");
+	test_bio_install(c->ssl, &tb, 1);
+	tb.read_wants_write = 1;
+	w.peer->hold = 0;
+	peer_answer_all(w.peer);
+	UNIT_CHECK(run_until(&w, &tb.refused, 1, 2000),
+		"conn: the answer came and SSL_read wanted to write");
+	UNIT_CHECK(c->writing && dotpool_wbuf_len(&c->wbuf) == 0,
+		"conn: the write event is armed for the read, nothing queued");
+	tb.read_wants_write = 0;
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 2000) &&
+		t[1].err == 0 && t[1].id_ok,
+		"conn: the read went on from the write event: answered");
+	run_until(&w, NULL, 0, 20);
+	wakes = w.wakes;
+	run_until(&w, NULL, 0, 200);
+	UNIT_CHECKF(!c->writing, "conn: the write event is off once the "
+		"read could go on (writing %d, %zu bytes queued)", c->writing,
+		dotpool_wbuf_len(&c->wbuf));
+	UNIT_CHECKF(w.wakes - wakes < 20, "conn: no busy loop on a writable "
+		"socket (%d callbacks in 200 ms)", w.wakes - wakes);
+	send_wait(&w, &t[0], 3);
+	UNIT_CHECK(w.peer->accepted == 1 && w.up->conns == c,
+		"conn: the same connection goes on working");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** SSL_write returns WANT_READ: the queued query waits for the read
+ * event, the write event stays off (the socket is writable all along),
+ * and the write goes out when the socket has something to read. */
+static void
+test_write_wants_read(void)
+{
+	struct world w;
+	struct treq t[3];
+	struct dotpool_conn* c;
+	struct test_bio tb;
+	int wakes, start, i;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	send_wait(&w, &t[0], 1);
+	c = w.up->conns;
+	UNIT_REQUIRE(c != NULL, "pool: connection up");
+	/* one query the server holds: its answer makes the socket readable
+	 * later */
+	w.peer->hold = 2;
+	start = completed;
+	treq_init(&t[1], 2, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &w.peer->queries, 2, 2000),
+		"peer: holds the second query");
+	test_bio_install(c->ssl, &tb, 0);
+	tb.write_wants_read = 1;
+	treq_init(&t[2], 3, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[2].r) == 0, "pool: send");
+	UNIT_CHECK(run_until(&w, &tb.refused, 1, 2000),
+		"conn: SSL_write wanted to read");
+	wakes = w.wakes;
+	run_until(&w, NULL, 0, 100);
+	UNIT_CHECKF(!c->writing && c->write_wants_read &&
+		dotpool_wbuf_len(&c->wbuf) > 0, "conn: the query waits for a "
+		"read, write event off (writing %d, %zu bytes queued)",
+		c->writing, dotpool_wbuf_len(&c->wbuf));
+	UNIT_CHECKF(w.wakes - wakes < 20, "conn: no busy loop while the "
+		"write waits for a read (%d callbacks)", w.wakes - wakes);
+	UNIT_CHECK(w.peer->queries == 2, "peer: the third query is not out");
+	tb.write_wants_read = 0;
+	w.peer->hold = 0;
+	peer_answer_all(w.peer);
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 2000),
+		"conn: the read event retried the write: both answered");
+	for(i = 1; i < 3; i++)
+		UNIT_CHECKF(t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok,
+			"pool: request %d answered", i);
+	UNIT_CHECK(!c->writing && !c->write_wants_read,
+		"conn: nothing waits any more");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** A zero-delay timer that re-arms itself: counts loop iterations. */
+static void
+ticker_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct event* ev = arg;
+	struct timeval tv = { 0, 0 };
+	(void)fd; (void)what;
+	loop_tick++;
+	event_add(ev, &tv);
+}
+
+/** An upstream that sends many answers at once: the connection delivers
+ * them in batches of at most DOTPOOL_CONN_READ_FRAMES per event, the loop
+ * runs other events between the batches (the TLS layer has already read
+ * the bytes ahead, the socket is not readable again: the connection
+ * calls itself again), and every answer is delivered once. */
+static void
+test_read_budget(void)
+{
+	struct world w;
+	struct treq* t;
+	struct event ticker;
+	struct timeval tv = { 0, 0 };
+	int i, n = 1000, ok = 0, start = completed, run = 1, maxrun = 1;
+	unsigned batches = 1;
+	world_init(&w);
+	w.cfg.max_inflight = 2000;
+	w.cfg.max_connections = 1;
+	w.cfg.max_queue = 2000;
+	world_pool(&w, "dot.test");
+	t = calloc((size_t)n, sizeof(*t));
+	send_wait(&w, &t[0], 0);
+	w.peer->hold = n - 1;
+	for(i = 1; i < n; i++) {
+		treq_init(&t[i], i, 10000);
+		UNIT_REQUIRE(dotpool_pool_send(w.up, &t[i].r) == 0,
+			"pool: send accepted");
+	}
+	event_assign(&ticker, w.base, -1, 0, ticker_cb, &ticker);
+	event_add(&ticker, &tv);
+	run_until(&w, &completed, start + n, 15000);
+	event_del(&ticker);
+	for(i = 0; i < n; i++)
+		ok += (t[i].ndone == 1 && t[i].err == 0 && t[i].id_ok);
+	UNIT_CHECKF(ok == n, "conn: all %d answers delivered once (%d ok)",
+		n, ok);
+	for(i = 2; i < n; i++) {
+		if(t[i].tick == t[i - 1].tick) {
+			if(++run > maxrun)
+				maxrun = run;
+		} else {
+			run = 1;
+			batches++;
+		}
+	}
+	UNIT_CHECKF(maxrun <= DOTPOOL_CONN_READ_FRAMES, "conn: at most %d "
+		"answers per read event (%d in one)", DOTPOOL_CONN_READ_FRAMES,
+		maxrun);
+	UNIT_CHECKF(batches >= (unsigned)(n - 1) / DOTPOOL_CONN_READ_FRAMES,
+		"conn: other events ran between the batches (%u batches)",
+		batches);
+	UNIT_CHECK(w.peer->accepted == 1 && dotpool_upstream_stats(
+		w.up)->dropped == 0, "conn: one connection, nothing dropped");
+	check_at_rest(&w);
+	world_free(&w);
+	free(t);
+}
+
 /** No message of the whole suite named a query. */
 static void
 test_log_privacy(void)
@@ -2129,6 +2619,12 @@ main(void)
 		{ "send_needs_auth", test_send_needs_auth },
 		{ "strict_needs_name_or_pin", test_strict_needs_name_or_pin },
 		{ "long_labels", test_long_labels },
+		{ "idle_learning", test_idle_learning },
+		{ "rewarm_no_loop", test_rewarm_no_loop },
+		{ "rewarm_rate", test_rewarm_rate },
+		{ "read_wants_write", test_read_wants_write },
+		{ "write_wants_read", test_write_wants_read },
+		{ "read_budget", test_read_budget },
 		{ "log_privacy", test_log_privacy },
 		{ NULL, NULL }
 	};

@@ -366,6 +366,90 @@ test_match_str(void)
 		"unknown") == 0, "wire: an out-of-range value is unknown");
 }
 
+/** The question hash: what a cancelled query leaves to check its late
+ * answer with. Same question (any case) same hash; another name, type,
+ * class or label split another; the seed keys it. */
+static void
+test_question_hash(void)
+{
+	uint8_t q[128], o[128], a[160];
+	size_t qn = make_query(q, 77, "Www.Example.COM", 1, 1), on, an;
+	uint32_t hq = 0, h = 0, h2 = 0;
+
+	UNIT_REQUIRE(dotpool_wire_question_hash(q, qn, 42, &hq) == 0,
+		"wire: a query has a question hash");
+	an = make_answer(a, q, qn);
+	UNIT_CHECK(dotpool_wire_question_hash(a, an, 42, &h) == 0 && h == hq,
+		"wire: its answer has the same hash");
+	on = make_query(o, 1, "www.example.com", 1, 1);
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h) == 0 && h == hq,
+		"wire: the hash ignores the name's case and the ID");
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 43, &h2) == 0 && h2 != h,
+		"wire: another seed gives another hash");
+	on = make_query(o, 77, "www.example.org", 1, 1);
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h) == 0 && h != hq,
+		"wire: another name, another hash");
+	on = make_query(o, 77, "www.example.com", 28, 1);
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h) == 0 && h != hq,
+		"wire: another type, another hash");
+	on = make_query(o, 77, "www.example.com", 1, 3);
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h) == 0 && h != hq,
+		"wire: another class, another hash");
+	on = make_query(o, 77, "www.exampl.ecom", 1, 1);
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h) == 0 && h != hq,
+		"wire: the same letters split into other labels, another hash");
+	/* type 65 (HTTPS) is byte 'A': only the name is folded */
+	on = make_query(o, 77, "www.example.com", 65, 1);
+	UNIT_REQUIRE(dotpool_wire_question_hash(o, on, 42, &h) == 0,
+		"wire: type 65 hashed");
+	on = make_query(o, 77, "www.example.com", 97, 1);
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h2) == 0 && h != h2,
+		"wire: type and class bytes are not case-folded");
+	o[5] = 2;
+	UNIT_CHECK(dotpool_wire_question_hash(o, on, 42, &h) ==
+		DOTPOOL_EPROTO, "wire: no hash without exactly one question");
+	UNIT_CHECK(dotpool_wire_question_hash(o, 5, 42, &h) == DOTPOOL_EPROTO,
+		"wire: no hash of a short message");
+}
+
+/** A late answer is checked against the question hash only. */
+static void
+test_match_hash(void)
+{
+	uint8_t q[128], a[160], o[128], oa[160];
+	size_t qn = make_query(q, 77, "www.example.com", 1, 1), an, on, oan;
+	uint32_t hq = 0;
+
+	UNIT_REQUIRE(dotpool_wire_question_hash(q, qn, 9, &hq) == 0,
+		"wire: hash of the query");
+	an = make_answer(a, q, qn);
+	a[14] = 'W';
+	UNIT_CHECK(dotpool_wire_match_hash(a, an, 9, hq) == DOTPOOL_MATCH_OK,
+		"wire: the late answer to the question matches its hash");
+	UNIT_CHECK(dotpool_wire_match_hash(a, an, 10, hq) ==
+		DOTPOOL_MATCH_QUESTION, "wire: not with another seed");
+	on = make_query(o, 77, "www.example.com", 28, 1);
+	oan = make_answer(oa, o, on);
+	UNIT_CHECK(dotpool_wire_match_hash(oa, oan, 9, hq) ==
+		DOTPOOL_MATCH_QUESTION,
+		"wire: an answer with the same ID for another question does "
+		"not match the hash");
+	UNIT_CHECK(dotpool_wire_match_hash(q, qn, 9, hq) ==
+		DOTPOOL_MATCH_NOT_RESPONSE,
+		"wire: the query itself (QR clear) is no late answer");
+	a[2] |= 0x10; /* opcode 2 */
+	UNIT_CHECK(dotpool_wire_match_hash(a, an, 9, hq) ==
+		DOTPOOL_MATCH_OPCODE, "wire: another opcode is refused");
+	a[2] &= (uint8_t)~0x78;
+	a[5] = 0;
+	UNIT_CHECK(dotpool_wire_match_hash(a, an, 9, hq) ==
+		DOTPOOL_MATCH_QDCOUNT, "wire: qdcount 0 is refused");
+	a[5] = 1;
+	UNIT_CHECK(dotpool_wire_match_hash(a, 11, 9, hq) ==
+		DOTPOOL_MATCH_SHORT && dotpool_wire_match_hash(a, 14, 9, hq) !=
+		DOTPOOL_MATCH_OK, "wire: a truncated late answer is refused");
+}
+
 int
 main(void)
 {
@@ -379,6 +463,8 @@ main(void)
 		{ "match failure reasons", test_match_reasons },
 		{ "match check order", test_match_order },
 		{ "match names", test_match_str },
+		{ "question hash", test_question_hash },
+		{ "late answer hash", test_match_hash },
 		{ NULL, NULL }
 	};
 	return unit_run("wire", tests);
