@@ -5,7 +5,7 @@
  * writes to, and at most DOTPOOL_METRICS_MAX_CLIENTS non-blocking
  * connections, each with a deadline, so that neither a slow nor a silent
  * client can hold up a scrape or the shutdown. Worker threads never wait
- * for anything here: the collect function reads their counters unlocked.
+ * for anything here: the collect function reads what they publish.
  */
 #ifndef _GNU_SOURCE
 /* accept4() and pipe2() */
@@ -223,6 +223,40 @@ dotpool_metrics_snapshot_add(struct dotpool_metrics_snapshot* snap,
 	r->stats = *st;
 	snap->num++;
 	return 0;
+}
+
+/** What dotpool_metrics_add_pool hands to each upstream. */
+struct add_pool_arg {
+	/** the snapshot */
+	struct dotpool_metrics_snapshot* snap;
+	/** 0, or the first error */
+	int rc;
+};
+
+/** dotpool_metrics_add_pool: one upstream, with its published counters. */
+static void
+add_upstream(struct dotpool_upstream* up, void* arg)
+{
+	struct add_pool_arg* a = arg;
+	struct dotpool_stats st;
+	const char* zone = dotpool_upstream_zone(up);
+	int rc;
+	dotpool_upstream_stats_read(up, &st);
+	rc = dotpool_metrics_snapshot_add(a->snap, dotpool_upstream_name(up),
+		zone ? zone : "", &st);
+	if(rc < 0 && a->rc == 0)
+		a->rc = rc;
+}
+
+int
+dotpool_metrics_add_pool(struct dotpool_metrics_snapshot* snap,
+	struct dotpool_pool* p)
+{
+	struct add_pool_arg a;
+	a.snap = snap;
+	a.rc = 0;
+	dotpool_pool_foreach(p, add_upstream, &a);
+	return a.rc;
 }
 
 void

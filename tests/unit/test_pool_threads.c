@@ -541,16 +541,6 @@ reader_bad(struct reader* r, const char* what, long long v)
 			v);
 }
 
-/** Add one pool's upstreams to a snapshot, as the glue's collect does. */
-static void
-collect_upstream(struct dotpool_upstream* up, void* arg)
-{
-	struct dotpool_metrics_snapshot* snap = arg;
-	const char* zone = dotpool_upstream_zone(up);
-	(void)dotpool_metrics_snapshot_add(snap, dotpool_upstream_name(up),
-		zone ? zone : "", dotpool_upstream_stats(up));
-}
-
 /** Check one pool's row against what was read before. */
 static void
 reader_check(struct reader* r, int i, const struct dotpool_stats* st)
@@ -615,7 +605,8 @@ reader_run(void* arg)
 			/* the metrics endpoint, one pool at a time so that
 			 * each pool's counters can be checked */
 			dotpool_metrics_snapshot_clear(snap);
-			dotpool_pool_foreach(p, collect_upstream, snap);
+			if(dotpool_metrics_add_pool(snap, p) != 0)
+				reader_bad(r, "add_pool failed", 0);
 			if(snap->num > 1)
 				reader_bad(r, "more than one upstream row",
 					(long long)snap->num);
@@ -633,8 +624,8 @@ reader_run(void* arg)
 		for(i = 0; i < NPOOLS; i++) {
 			struct dotpool_pool* p = __atomic_load_n(&pools[i],
 				__ATOMIC_ACQUIRE);
-			if(p)
-				dotpool_pool_foreach(p, collect_upstream, snap);
+			if(p && dotpool_metrics_add_pool(snap, p) != 0)
+				reader_bad(r, "add_pool failed", 0);
 		}
 		dotpool_metrics_snapshot_module(snap, "test", "test", mem);
 		if(dotpool_metrics_render(snap, &text) != 0)
