@@ -30,10 +30,20 @@
 
 /** Longest request (line and headers) accepted, in bytes. */
 #define DOTPOOL_METRICS_MAX_REQUEST 4096
-/** Connections served at once; when full, the oldest is dropped. */
+/** Connections served at once. When all are taken, a new connection
+ * replaces the oldest one that has had DOTPOOL_METRICS_GRACE_MS to send
+ * its request and has not; one being answered is never dropped, and while
+ * none can be dropped no connection is accepted (the listener rests). */
 #define DOTPOOL_METRICS_MAX_CLIENTS 16
 /** ms a connection may take to send its request and read the answer. */
 #define DOTPOOL_METRICS_TIMEOUT_MS 2000
+/** ms a new connection is kept, even when others wait, to send its
+ * request: a flood of idle connections cannot push out a real scrape
+ * whose request is on its way. */
+#define DOTPOOL_METRICS_GRACE_MS 250
+/** ms the listener rests after accept failed for lack of descriptors or
+ * memory (it stays readable: polling it again at once would spin). */
+#define DOTPOOL_METRICS_ACCEPT_PAUSE_MS 100
 
 /** One row of a snapshot: one upstream as used by one zone. */
 struct dotpool_metrics_row {
