@@ -10,19 +10,21 @@
 # ASan or TSan report fails the test.
 #
 # DOTPOOL_CHURN_SECONDS: how long (default 20; the issue's runs took 60).
+# DOTPOOL_CHURN_THREADS: num-threads (default 4).
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"
 . "$top/tests/faultsrv/faultlib.sh"
 dp_require dig curl python3 openssl
 
 secs=${DOTPOOL_CHURN_SECONDS:-20}
+threads=${DOTPOOL_CHURN_THREADS:-4}
 loads=8
 qps_each=19 # about 150 in all
 
 df_start churn 192.0.2.1 --fault close-after:1
 mport=$(dp_free_port)
 printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n' "$mport" >"$DP_TMP/dp.conf"
-dp_unbound_start dp -t 4 -c "$DP_TMP/dp.conf" <<EOF
+dp_unbound_start dp -t "$threads" -c "$DP_TMP/dp.conf" <<EOF
 	extended-statistics: yes
 $(df_forward "$DP_ZONE" churn)
 EOF
