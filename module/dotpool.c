@@ -285,25 +285,11 @@ load_settings(void)
 	return cfg;
 }
 
-/** One upstream into the metrics snapshot. */
-static void
-collect_upstream(struct dotpool_upstream* up, void* arg)
-{
-	struct dotpool_metrics_snapshot* snap =
-		(struct dotpool_metrics_snapshot*)arg;
-	const char* zone = dotpool_upstream_zone(up);
-	(void)dotpool_metrics_snapshot_add(snap, dotpool_upstream_name(up),
-		zone ? zone : "", dotpool_upstream_stats(up));
-}
-
-/**
- * Metrics thread: read every worker's upstreams. Workers publish their
- * slot and their upstreams with release stores and never free them while
- * the module is loaded (the endpoint stops first in deinit); counters are
- * read as they are, a scrape may see a value a moment old.
- */
 /** Bytes the module holds: Unbound's get_mem and dotpool_memory_bytes.
- * Safe from any thread (worker slots are read with acquire loads). */
+ * Any thread: get_mem runs on whichever worker serves `unbound-control
+ * stats` (and on every shm interval), the metrics figure on the metrics
+ * thread. Worker slots are read with acquire loads; each pool's figure is
+ * the one its owner publishes, never a walk of its connections. */
 static size_t
 module_mem(struct dotpool_env* de)
 {
@@ -319,20 +305,26 @@ module_mem(struct dotpool_env* de)
 	return sz;
 }
 
+/**
+ * Metrics thread: every worker's upstreams with the counters they
+ * published. Workers publish their slot and their upstreams with release
+ * stores and never free them while the module is loaded (the endpoint
+ * stops first in deinit); a scrape may see a value a moment old.
+ */
 static int
 collect_metrics(struct dotpool_metrics_snapshot* snap, void* arg)
 {
 	struct dotpool_env* de = (struct dotpool_env*)arg;
-	int i;
+	int i, rc = 0;
 	for(i = 0; i < de->num_workers; i++) {
 		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
 			__ATOMIC_ACQUIRE);
-		if(w)
-			dotpool_pool_foreach(w->pool, collect_upstream, snap);
+		if(w && dotpool_metrics_add_pool(snap, w->pool) < 0)
+			rc = DOTPOOL_ENOMEM;
 	}
 	dotpool_metrics_snapshot_module(snap, DOTPOOL_VERSION,
 		PACKAGE_VERSION, (uint64_t)module_mem(de));
-	return 0;
+	return rc;
 }
 
 int

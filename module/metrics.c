@@ -5,7 +5,7 @@
  * writes to, and at most DOTPOOL_METRICS_MAX_CLIENTS non-blocking
  * connections, each with a deadline, so that neither a slow nor a silent
  * client can hold up a scrape or the shutdown. Worker threads never wait
- * for anything here: the collect function reads their counters unlocked.
+ * for anything here: the collect function reads what they publish.
  */
 #ifndef _GNU_SOURCE
 /* accept4() and pipe2() */
@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "dotpool/error.h"
+#include "dotpool/log.h"
 #include "dotpool/metrics.h"
 #include "dotpool/pool.h"
 
@@ -223,6 +224,40 @@ dotpool_metrics_snapshot_add(struct dotpool_metrics_snapshot* snap,
 	r->stats = *st;
 	snap->num++;
 	return 0;
+}
+
+/** What dotpool_metrics_add_pool hands to each upstream. */
+struct add_pool_arg {
+	/** the snapshot */
+	struct dotpool_metrics_snapshot* snap;
+	/** 0, or the first error */
+	int rc;
+};
+
+/** dotpool_metrics_add_pool: one upstream, with its published counters. */
+static void
+add_upstream(struct dotpool_upstream* up, void* arg)
+{
+	struct add_pool_arg* a = arg;
+	struct dotpool_stats st;
+	const char* zone = dotpool_upstream_zone(up);
+	int rc;
+	dotpool_upstream_stats_read(up, &st);
+	rc = dotpool_metrics_snapshot_add(a->snap, dotpool_upstream_name(up),
+		zone ? zone : "", &st);
+	if(rc < 0 && a->rc == 0)
+		a->rc = rc;
+}
+
+int
+dotpool_metrics_add_pool(struct dotpool_metrics_snapshot* snap,
+	struct dotpool_pool* p)
+{
+	struct add_pool_arg a;
+	a.snap = snap;
+	a.rc = 0;
+	dotpool_pool_foreach(p, add_upstream, &a);
+	return a.rc;
 }
 
 void
@@ -597,6 +632,8 @@ dotpool_metrics_render(const struct dotpool_metrics_snapshot* snap,
 struct metrics_client {
 	/** socket, -1 when the slot is free */
 	int fd;
+	/** monotonic ms when it was accepted */
+	uint64_t accepted;
 	/** monotonic ms after which the connection is dropped */
 	uint64_t deadline;
 	/** request bytes read so far */
@@ -633,6 +670,11 @@ struct dotpool_metrics {
 	struct dotpool_metrics_buf body;
 	/** connections */
 	struct metrics_client clients[DOTPOOL_METRICS_MAX_CLIENTS];
+	/** monotonic ms until which the listener is not polled (accept
+	 * failed for lack of resources), 0 when it is */
+	uint64_t accept_pause;
+	/** whether the current run of failing accepts was logged */
+	int accept_logged;
 };
 
 /** Monotonic time in ms. */
@@ -783,27 +825,101 @@ client_write(struct metrics_client* c)
 	}
 }
 
-/** Accept waiting connections; when every slot is taken, drop the oldest. */
+/**
+ * A slot for a new connection: a free one, else the oldest connection that
+ * has had its grace time and has not sent a whole request (it is dropped).
+ * A connection being answered is never dropped.
+ * @return the slot, or NULL when none can be had now.
+ */
+static struct metrics_client*
+server_slot(struct dotpool_metrics* m, uint64_t now)
+{
+	struct metrics_client* victim = NULL;
+	int i;
+	for(i = 0; i < DOTPOOL_METRICS_MAX_CLIENTS; i++) {
+		struct metrics_client* c = &m->clients[i];
+		if(c->fd == -1)
+			return c;
+		if(c->writing || now < c->accepted + DOTPOOL_METRICS_GRACE_MS)
+			continue;
+		if(!victim || c->accepted < victim->accepted)
+			victim = c;
+	}
+	if(victim)
+		client_close(victim);
+	return victim;
+}
+
+/**
+ * When a slot for a new connection can be had: now (0) or the monotonic ms
+ * when the first connection's grace time ends.
+ */
+static uint64_t
+server_slot_at(const struct dotpool_metrics* m)
+{
+	uint64_t at = 0;
+	int i;
+	for(i = 0; i < DOTPOOL_METRICS_MAX_CLIENTS; i++) {
+		const struct metrics_client* c = &m->clients[i];
+		uint64_t t;
+		if(c->fd == -1)
+			return 0;
+		if(c->writing)
+			continue;
+		t = c->accepted + DOTPOOL_METRICS_GRACE_MS;
+		if(at == 0 || t < at)
+			at = t;
+	}
+	/* every connection is being answered: one finishes by its deadline */
+	if(at == 0)
+		for(i = 0; i < DOTPOOL_METRICS_MAX_CLIENTS; i++)
+			if(at == 0 || m->clients[i].deadline < at)
+				at = m->clients[i].deadline;
+	return at;
+}
+
+/** Accept waiting connections while slots can be had. */
 static void
 server_accept(struct dotpool_metrics* m, uint64_t now)
 {
-	int i, n, fd;
+	int n, fd;
 	for(n = 0; n < DOTPOOL_METRICS_MAX_CLIENTS; n++) {
-		struct metrics_client* slot = NULL;
+		struct metrics_client* slot;
+		if(server_slot_at(m) > now)
+			return; /* the rest wait in the kernel's queue */
 		fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if(fd == -1)
-			return;
-		for(i = 0; i < DOTPOOL_METRICS_MAX_CLIENTS; i++) {
-			struct metrics_client* c = &m->clients[i];
-			if(c->fd == -1) {
-				slot = c;
-				break;
+		if(fd == -1) {
+			if(errno == EAGAIN || errno == EWOULDBLOCK ||
+				errno == EINTR)
+				return;
+			if(errno == ECONNABORTED || errno == EPROTO)
+				continue; /* that one is gone; others may wait */
+			/* out of descriptors or memory: the connection stays
+			 * queued and the listener readable; rest instead of
+			 * spinning on it */
+			m->accept_pause = now + DOTPOOL_METRICS_ACCEPT_PAUSE_MS;
+			if(!m->accept_logged) {
+				dotpool_log(DOTPOOL_LOG_WARN, "dotpool: metrics "
+					"endpoint: accept failed: %s; retrying "
+					"every %d ms", strerror(errno),
+					DOTPOOL_METRICS_ACCEPT_PAUSE_MS);
+				m->accept_logged = 1;
 			}
-			if(!slot || c->deadline < slot->deadline)
-				slot = c;
+			return;
 		}
-		client_close(slot);
+		if(m->accept_logged) {
+			dotpool_log(DOTPOOL_LOG_OPS, "dotpool: metrics endpoint: "
+				"accepting again");
+			m->accept_logged = 0;
+		}
+		slot = server_slot(m, now);
+		if(!slot) {
+			/* server_slot_at said one was there */
+			close(fd);
+			return;
+		}
 		slot->fd = fd;
+		slot->accepted = now;
 		slot->deadline = now + DOTPOOL_METRICS_TIMEOUT_MS;
 	}
 }
@@ -817,11 +933,20 @@ server_run(void* arg)
 	int idx[DOTPOOL_METRICS_MAX_CLIENTS + 2];
 	for(;;) {
 		int n = 0, i, timeout = -1;
-		uint64_t now = now_ms();
+		uint64_t now = now_ms(), listen_at;
 		memset(pfd, 0, sizeof(pfd));
 		pfd[n].fd = m->wake[0];
 		pfd[n++].events = POLLIN;
-		pfd[n].fd = m->lfd;
+		/* the listener rests while accept lacks resources or no slot
+		 * can be had; poll ignores a negative fd */
+		listen_at = server_slot_at(m);
+		if(m->accept_pause > listen_at)
+			listen_at = m->accept_pause;
+		if(listen_at > now) {
+			pfd[n].fd = -1;
+			timeout = (int)(listen_at - now);
+		} else
+			pfd[n].fd = m->lfd;
 		pfd[n++].events = POLLIN;
 		for(i = 0; i < DOTPOOL_METRICS_MAX_CLIENTS; i++) {
 			struct metrics_client* c = &m->clients[i];

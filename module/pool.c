@@ -92,8 +92,11 @@ up_set_health(struct dotpool_upstream* up, enum dotpool_health h,
 			dotpool_health_str(up->health), dotpool_health_str(h),
 			why ? " (" : "", why ? why : "", why ? ")" : "");
 		up->health = h;
+		up->stats.health = (int64_t)h;
+		/* not every change of health is followed by a gauge
+		 * update (a probe's answer, a bad answer) */
+		dotpool_stats_publish(&up->pub, &up->stats);
 	}
-	up->stats.health = (int64_t)h;
 	if(h == DOTPOOL_DOWN)
 		up_probe_arm(up);
 	else if(h == DOTPOOL_UP && up->probe_armed) {
@@ -218,21 +221,49 @@ dotpool_upstream_stats(const struct dotpool_upstream* up)
 }
 
 void
+dotpool_upstream_stats_read(const struct dotpool_upstream* up,
+	struct dotpool_stats* out)
+{
+	dotpool_stats_read(out, &up->pub);
+}
+
+/** Publish the pool's memory figure for get_mem and the metrics thread:
+ * the pool, its upstreams and open connections as last counted, and the
+ * closed ones not freed yet. Owner only. */
+static void
+pool_mem_publish(struct dotpool_pool* p)
+{
+	const struct dotpool_conn* c;
+	size_t m = sizeof(*p) + p->mem_ups;
+	for(c = p->grave; c; c = c->next)
+		m += dotpool_conn_mem(c);
+	__atomic_store_n(&p->mem_pub, m, __ATOMIC_RELAXED);
+}
+
+void
 dotpool_up_gauges(struct dotpool_upstream* up)
 {
 	struct dotpool_conn* c;
 	int64_t inflight = 0, idle = 0;
+	size_t mem = 0;
 	for(c = up->conns; c; c = c->next) {
 		unsigned live = dotpool_idmap_live(c->ids);
 		inflight += live;
 		if(c->state == DOTPOOL_CONN_READY && live == 0)
 			idle++;
+		mem += dotpool_conn_mem(c);
 	}
 	up->stats.inflight = inflight;
 	up->stats.conns_open = up->nconns;
 	up->stats.conns_idle = idle;
 	up->stats.queued = up->qlen;
 	up->stats.health = (int64_t)up->health;
+	/* other threads never walk our connections: they read what is
+	 * published here, after every change */
+	up->pool->mem_ups = up->pool->mem_ups - up->mem_conns + mem;
+	up->mem_conns = mem;
+	dotpool_stats_publish(&up->pub, &up->stats);
+	pool_mem_publish(up->pool);
 }
 
 /* ---- request lists ----------------------------------------------------- */
@@ -531,10 +562,13 @@ static void
 pool_reap(struct dotpool_pool* p, int base_alive)
 {
 	struct dotpool_conn* c;
+	if(!p->grave)
+		return;
 	while((c = p->grave) != NULL) {
 		p->grave = c->next;
 		dotpool_conn_free(c, base_alive);
 	}
+	pool_mem_publish(p);
 }
 
 /**
@@ -615,6 +649,7 @@ dotpool_pool_create(struct event_base* base, const struct dotpool_config* cfg,
 		free(p);
 		return NULL;
 	}
+	pool_mem_publish(p);
 	return p;
 }
 
@@ -786,8 +821,13 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	up->health = DOTPOOL_UP;
 	up->stats.health = DOTPOOL_UP;
 	up->next = p->ups;
-	/* published with release: the metrics thread walks this list */
+	p->mem_ups += sizeof(*up) + (up->name ? strlen(up->name) + 1 : 0) +
+		strlen(up->label) + 1;
+	dotpool_stats_publish(&up->pub, &up->stats);
+	/* published with release: the metrics thread walks this list, and
+	 * reads the label and the counters published above */
 	__atomic_store_n(&p->ups, up, __ATOMIC_RELEASE);
+	pool_mem_publish(p);
 	if(p->cfg->prewarm)
 		(void)dotpool_conn_open(up);
 	return up;
@@ -817,21 +857,9 @@ dotpool_pool_foreach(struct dotpool_pool* p,
 size_t
 dotpool_pool_mem(const struct dotpool_pool* p)
 {
-	const struct dotpool_upstream* up;
-	const struct dotpool_conn* c;
-	size_t m;
-	if(!p)
-		return 0;
-	m = sizeof(*p);
-	for(c = p->grave; c; c = c->next)
-		m += dotpool_conn_mem(c);
-	for(up = p->ups; up; up = up->next) {
-		m += sizeof(*up) + (up->name ? strlen(up->name) + 1 : 0) +
-			strlen(up->label) + 1;
-		for(c = up->conns; c; c = c->next)
-			m += dotpool_conn_mem(c);
-	}
-	return m;
+	/* the owner's figure: walking its connections from here would read
+	 * memory the owner may be freeing */
+	return p ? __atomic_load_n(&p->mem_pub, __ATOMIC_RELAXED) : 0;
 }
 
 void
@@ -840,6 +868,7 @@ dotpool_upstream_count(struct dotpool_upstream* up, enum dotpool_count what)
 	if(what == DOTPOOL_COUNT_FAILOVER)
 		up->stats.failovers++;
 	else	up->stats.hedges++;
+	dotpool_stats_publish(&up->pub, &up->stats);
 }
 
 const char*

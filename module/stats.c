@@ -3,7 +3,17 @@
  * Upstream counters: the latency histogram and summing workers.
  */
 #include <math.h>
+#include <stddef.h>
 #include "dotpool/stats.h"
+
+/* publish/read treat the struct as an array of 64-bit fields */
+_Static_assert(sizeof(struct dotpool_stats) % sizeof(uint64_t) == 0 &&
+	offsetof(struct dotpool_stats, health) + sizeof(int64_t) ==
+	sizeof(struct dotpool_stats),
+	"struct dotpool_stats: every field must be a 64-bit integer");
+
+/** Number of 64-bit fields in struct dotpool_stats. */
+#define STATS_NFIELDS (sizeof(struct dotpool_stats) / sizeof(uint64_t))
 
 /* Roughly 1-2-5 steps: DoT latencies span sub-millisecond (same host) to
  * seconds (a struggling upstream), and the metrics endpoint exports these
@@ -63,4 +73,25 @@ dotpool_stats_add(struct dotpool_stats* dst, const struct dotpool_stats* src)
 	 * field": a caller that wants the worst state over workers (the
 	 * metrics endpoint) takes it before adding. */
 	dst->health += src->health;
+}
+
+void
+dotpool_stats_publish(struct dotpool_stats* pub,
+	const struct dotpool_stats* src)
+{
+	uint64_t* d = (uint64_t*)pub;
+	const uint64_t* s = (const uint64_t*)src;
+	size_t i;
+	for(i = 0; i < STATS_NFIELDS; i++)
+		__atomic_store_n(&d[i], s[i], __ATOMIC_RELAXED);
+}
+
+void
+dotpool_stats_read(struct dotpool_stats* dst, const struct dotpool_stats* pub)
+{
+	uint64_t* d = (uint64_t*)dst;
+	const uint64_t* s = (const uint64_t*)pub;
+	size_t i;
+	for(i = 0; i < STATS_NFIELDS; i++)
+		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }

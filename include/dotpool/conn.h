@@ -10,6 +10,13 @@
  * or the pool's deferred-work event. Functions the glue calls (send,
  * cancel) never complete a request synchronously, and closing a connection
  * only queues the work; objects are freed in the deferred-work event.
+ *
+ * Threading: everything here belongs to the worker that owns the pool.
+ * Other threads may read only what pool.h says is safe from any thread:
+ * the upstream list (p->ups, published with a release store and only ever
+ * prepended to), an upstream's label, zone and published counters (pub),
+ * and the pool's memory figure (mem_pub). Connections, queues and the
+ * graveyard are never read by another thread.
  */
 #ifndef DOTPOOL_CONN_H
 #define DOTPOOL_CONN_H
@@ -174,8 +181,12 @@ struct dotpool_upstream {
 	struct dotpool_req* qtail;
 	/** number of waiting requests */
 	unsigned qlen;
-	/** counters */
+	/** counters; the owning worker's only */
 	struct dotpool_stats stats;
+	/** stats as published for other threads (dotpool_stats_publish) */
+	struct dotpool_stats pub;
+	/** bytes its connections held when the gauges were last updated */
+	size_t mem_conns;
 	/** health; written only by the pool's set_health */
 	enum dotpool_health health;
 	/** failures in a row */
@@ -241,6 +252,12 @@ struct dotpool_pool {
 	uint8_t rnd[256];
 	/** bytes of rnd already used */
 	unsigned rnd_used;
+	/** bytes of the upstreams and their open connections, as of their
+	 * last gauge update (owner only) */
+	size_t mem_ups;
+	/** the memory figure other threads read (dotpool_pool_mem): written
+	 * by the owner with relaxed atomic stores */
+	size_t mem_pub;
 };
 
 /**
@@ -324,7 +341,9 @@ void dotpool_up_connect_failed(struct dotpool_upstream* up, int err);
  */
 void dotpool_up_failure(struct dotpool_upstream* up, const char* why);
 
-/** Recompute the upstream's gauges from its structures. */
+/** Recompute the upstream's gauges and memory from its structures and
+ * publish them and its counters for other threads. Called after every
+ * change of the upstream's counters or connections. */
 void dotpool_up_gauges(struct dotpool_upstream* up);
 
 /**

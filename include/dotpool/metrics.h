@@ -10,8 +10,11 @@
  * separately). The renderer turns the snapshot into text.
  *
  * Threading: the collect function runs on the metrics thread, never on a
- * worker; it reads the workers' counters without locks (see stats.h).
- * Nothing here is called by, or waits for, a worker thread.
+ * worker. It reads only what the workers publish for it: their upstream
+ * lists and each upstream's published counters (dotpool_metrics_add_pool,
+ * see pool.h and stats.h), and memory figures; never a connection. No
+ * lock: nothing here is called by, or waits for, a worker thread. The
+ * server's own state (clients, snapshot, body) is the metrics thread's.
  *
  * Privacy: labels are upstream names and zone names only, never a query
  * name or a client address.
@@ -27,10 +30,20 @@
 
 /** Longest request (line and headers) accepted, in bytes. */
 #define DOTPOOL_METRICS_MAX_REQUEST 4096
-/** Connections served at once; when full, the oldest is dropped. */
+/** Connections served at once. When all are taken, a new connection
+ * replaces the oldest one that has had DOTPOOL_METRICS_GRACE_MS to send
+ * its request and has not; one being answered is never dropped, and while
+ * none can be dropped no connection is accepted (the listener rests). */
 #define DOTPOOL_METRICS_MAX_CLIENTS 16
 /** ms a connection may take to send its request and read the answer. */
 #define DOTPOOL_METRICS_TIMEOUT_MS 2000
+/** ms a new connection is kept, even when others wait, to send its
+ * request: a flood of idle connections cannot push out a real scrape
+ * whose request is on its way. */
+#define DOTPOOL_METRICS_GRACE_MS 250
+/** ms the listener rests after accept failed for lack of descriptors or
+ * memory (it stays readable: polling it again at once would spin). */
+#define DOTPOOL_METRICS_ACCEPT_PAUSE_MS 100
 
 /** One row of a snapshot: one upstream as used by one zone. */
 struct dotpool_metrics_row {
@@ -96,6 +109,19 @@ void dotpool_metrics_snapshot_clear(struct dotpool_metrics_snapshot* snap);
  */
 int dotpool_metrics_snapshot_add(struct dotpool_metrics_snapshot* snap,
 	const char* upstream, const char* zone, const struct dotpool_stats* st);
+
+struct dotpool_pool;
+
+/**
+ * Add every upstream of a worker's pool, with the counters its owner
+ * published, one row each (merged with rows of the same labels); safe on
+ * any thread while the pool exists.
+ * @param snap: the snapshot.
+ * @param p: the pool (borrowed), may be NULL.
+ * @return 0 or DOTPOOL_ENOMEM (some rows may be missing).
+ */
+int dotpool_metrics_add_pool(struct dotpool_metrics_snapshot* snap,
+	struct dotpool_pool* p);
 
 /**
  * Set the module-level values.

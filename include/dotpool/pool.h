@@ -8,8 +8,20 @@
  * upstream.
  *
  * Threading: a pool and everything in it belong to one worker thread and its
- * libevent base; nothing here locks. No Unbound headers here: the glue hands
- * in an event base and a wake-up hook.
+ * libevent base; nothing here locks, and no other thread ever dereferences
+ * its connections, queues or requests. What other threads (the metrics
+ * endpoint, get_mem run by another worker) need, the owner publishes:
+ *  - the upstream list: only ever prepended to (release store), never
+ *    freed before dotpool_pool_free, which runs after those threads have
+ *    stopped; dotpool_pool_foreach walks it;
+ *  - per upstream: its label (fixed at creation), its zone (set once,
+ *    release store), and a copy of its counters republished after every
+ *    change (dotpool_upstream_stats_read, see stats.h);
+ *  - the pool's memory figure, kept by the owner as it opens, closes and
+ *    frees connections (dotpool_pool_mem).
+ * Every function below is for the owning thread only unless it says "any
+ * thread". No Unbound headers here: the glue hands in an event base and a
+ * wake-up hook.
  *
  * Re-entrancy: a request's done() callback may, before it returns, send new
  * requests and cancel others, on any upstream of the same pool, including
@@ -237,10 +249,12 @@ void dotpool_upstream_count(struct dotpool_upstream* up,
 uint64_t dotpool_upstream_srtt(const struct dotpool_upstream* up);
 
 /** "addr@port#name" of an upstream, with " (opportunistic)" after it for
- * that profile, for logs and metrics labels. */
+ * that profile, for logs and metrics labels; any thread (fixed when the
+ * upstream is created). */
 const char* dotpool_upstream_name(const struct dotpool_upstream* up);
 
-/** The zone an upstream was first used for (metrics label), or NULL. */
+/** The zone an upstream was first used for (metrics label), or NULL; any
+ * thread. */
 const char* dotpool_upstream_zone(const struct dotpool_upstream* up);
 
 /**
@@ -251,12 +265,22 @@ const char* dotpool_upstream_zone(const struct dotpool_upstream* up);
  */
 void dotpool_upstream_set_zone(struct dotpool_upstream* up, const char* zone);
 
-/** The upstream's counters (live, owned by the upstream). */
+/** The upstream's counters (live, owned by the upstream): the owning
+ * thread only; others use dotpool_upstream_stats_read. */
 const struct dotpool_stats* dotpool_upstream_stats(
 	const struct dotpool_upstream* up);
 
 /**
- * Visit every upstream of a pool (for metrics and tests).
+ * Copy the counters the upstream's owner last published; any thread.
+ * @param up: the upstream (from dotpool_pool_foreach).
+ * @param out: the copy (the caller's).
+ */
+void dotpool_upstream_stats_read(const struct dotpool_upstream* up,
+	struct dotpool_stats* out);
+
+/**
+ * Visit every upstream of a pool (for metrics and tests); any thread. From
+ * another thread, fn may only call the functions marked "any thread".
  * @param p: the pool.
  * @param fn: called with each upstream.
  * @param arg: passed to fn.
@@ -264,7 +288,8 @@ const struct dotpool_stats* dotpool_upstream_stats(
 void dotpool_pool_foreach(struct dotpool_pool* p,
 	void (*fn)(struct dotpool_upstream* up, void* arg), void* arg);
 
-/** Bytes the pool holds (for get_mem). */
+/** Bytes the pool holds (for get_mem), as its owner last published them
+ * (after every change of its connections); any thread. */
 size_t dotpool_pool_mem(const struct dotpool_pool* p);
 
 #endif /* DOTPOOL_POOL_H */

@@ -1,8 +1,20 @@
 /**
  * \file
- * Counters of one upstream on one worker. Written only by that worker;
- * read (possibly concurrently, values may be slightly stale) by the metrics
- * endpoint, which sums workers. Plain integers: no atomics on the hot path.
+ * Counters of one upstream on one worker.
+ *
+ * Threading: the owning worker keeps its counters in a struct only it
+ * touches (plain increments, no atomics on the hot path) and publishes a
+ * copy with dotpool_stats_publish() after each change; any other thread
+ * (the metrics endpoint) reads only that copy, with dotpool_stats_read().
+ * Every field is accessed with relaxed atomics there, so a reader never
+ * sees a torn 64-bit value (also on 32-bit targets) and a data race is
+ * impossible; a scrape may see values a moment old, and fields of one
+ * copy are not read at one instant (an answer may be counted before its
+ * query), but each counter on its own never goes back.
+ *
+ * Every field is a 64-bit integer: publish and read copy the struct as an
+ * array of them, and the struct is 8-aligned so that each one is
+ * naturally aligned (atomic without a lock on i386 and armhf too).
  */
 #ifndef DOTPOOL_STATS_H
 #define DOTPOOL_STATS_H
@@ -63,7 +75,7 @@ struct dotpool_stats {
 	int64_t queued;
 	/** gauge: health state (enum dotpool_health) */
 	int64_t health;
-};
+} __attribute__((aligned(8)));
 
 /**
  * Account one latency sample.
@@ -75,5 +87,23 @@ void dotpool_stats_latency(struct dotpool_stats* s, uint64_t us);
 /** Add every counter and gauge of src to dst. */
 void dotpool_stats_add(struct dotpool_stats* dst,
 	const struct dotpool_stats* src);
+
+/**
+ * Publish counters for other threads (the owner only): every field of src
+ * is stored into pub with a relaxed atomic store.
+ * @param pub: the published copy, read by others with dotpool_stats_read.
+ * @param src: the owner's counters.
+ */
+void dotpool_stats_publish(struct dotpool_stats* pub,
+	const struct dotpool_stats* src);
+
+/**
+ * Read a published copy (any thread): every field with a relaxed atomic
+ * load.
+ * @param dst: plain copy, the caller's.
+ * @param pub: the copy the owner publishes.
+ */
+void dotpool_stats_read(struct dotpool_stats* dst,
+	const struct dotpool_stats* pub);
 
 #endif /* DOTPOOL_STATS_H */

@@ -19,6 +19,8 @@
 #                      built with ./configure --enable-sanitizers (done anyway
 #                      when the module links libasan); leak and ASan reports
 #                      go to <instance>/asan.* and fail dp_unbound_stop
+#                      (a module built with gcc -fsanitize=thread: libtsan
+#                      is preloaded, reports in <instance>/tsan.*)
 #
 # API (all names start with dp_ or assert_; nothing else is defined):
 #   setup      dp_require TOOL...          skip (77) unless every tool exists
@@ -105,7 +107,7 @@ dp__dump_logs() {
 		printf '%s\n' "NOTE: $(basename "$d") (pid $(cat "$d/pid")) died without being stopped"
 	done
 	for f in "$DP_TMP"/*/unbound.log "$DP_TMP"/*/stderr \
-		"$DP_TMP"/*/valgrind.log "$DP_TMP"/*/asan.*; do
+		"$DP_TMP"/*/valgrind.log "$DP_TMP"/*/asan.* "$DP_TMP"/*/tsan.*; do
 		[ -s "$f" ] || continue
 		printf '%s\n' "----- ${f#"$DP_TMP"/} (last 40 lines)"
 		tail -n 40 "$f"
@@ -702,6 +704,14 @@ EOF
 		grep -q libasan <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)"; }; then
 		envs+=("LD_PRELOAD=$(gcc -print-file-name=libasan.so)"
 			"ASAN_OPTIONS=detect_leaks=1:log_path=$d/asan:exitcode=96")
+	# A module built with -fsanitize=thread by gcc links libtsan: its
+	# runtime comes first too (Unbound itself is not instrumented; the
+	# interceptors still see its locks and pipes). Reports go to
+	# <instance>/tsan.* and fail dp_unbound_stop.
+	elif [ "$vg" != 1 ] && grep -q libtsan <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)"
+	then
+		envs+=("LD_PRELOAD=$(gcc -print-file-name=libtsan.so)"
+			"TSAN_OPTIONS=log_path=$d/tsan:exitcode=95 ${TSAN_OPTIONS:-}")
 	fi
 	dp__launch "$n" env "${envs[@]}" "${cmd[@]}"
 	if [ "$fail" = 1 ]; then
@@ -767,9 +777,10 @@ dp_unbound_stop() {
 $(grep -E -A 25 '(Invalid|uninitialised|definitely lost|Mismatched)' \
 			"$DP_TMP/$n/valgrind.log" | head -n 80)"
 	fi
-	if ls "$DP_TMP/$n"/asan.* >/dev/null 2>&1; then
+	if compgen -G "$DP_TMP/$n/asan.*" >/dev/null ||
+		compgen -G "$DP_TMP/$n/tsan.*" >/dev/null; then
 		dp_fail "$n: sanitizer reports (expected none):
-$(head -n 60 "$DP_TMP/$n"/asan.*)"
+$(head -n 60 "$DP_TMP/$n"/asan.* "$DP_TMP/$n"/tsan.* 2>/dev/null)"
 	fi
 	[ "$rc" = 0 ] || dp_fail "$n: expected exit status 0 after stop, got $rc"
 }

@@ -16,9 +16,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include "dotpool/error.h"
+#include "dotpool/log.h"
 #include "dotpool/metrics.h"
 #include "dotpool/pool.h"
 #include "unit.h"
@@ -445,6 +447,9 @@ struct collect_state {
 	int fail;
 };
 
+/** CPU clock of the thread that last ran collect_test. */
+static clockid_t collect_cpu;
+
 /** Collect function of the tests: one row of fill_stats(). */
 static int
 collect_test(struct dotpool_metrics_snapshot* snap, void* arg)
@@ -453,6 +458,7 @@ collect_test(struct dotpool_metrics_snapshot* snap, void* arg)
 	struct dotpool_stats st;
 	cs->calls++;
 	cs->thread = pthread_self();
+	(void)pthread_getcpuclockid(cs->thread, &collect_cpu);
 	if(cs->fail)
 		return DOTPOOL_ENOMEM;
 	fill_stats(&st);
@@ -508,11 +514,13 @@ connect_to(int family, int port)
 }
 
 /**
- * Send a request and read the response until the server closes.
+ * Connect, wait delay_ms (a client far away: its request arrives that much
+ * after the connection), send a request and read the response until the
+ * server closes.
  * @return the response (caller frees) or NULL.
  */
 static char*
-http(int family, int port, const char* request)
+http_delayed(int family, int port, const char* request, unsigned delay_ms)
 {
 	int fd = connect_to(family, port);
 	size_t len = 0, cap = 65536;
@@ -520,6 +528,8 @@ http(int family, int port, const char* request)
 	ssize_t n;
 	if(fd == -1)
 		return NULL;
+	if(delay_ms)
+		usleep(delay_ms * 1000);
 	resp = malloc(cap + 1);
 	if(!resp || send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
 		free(resp);
@@ -546,6 +556,16 @@ http(int family, int port, const char* request)
 		return NULL;
 	}
 	return resp;
+}
+
+/**
+ * Send a request and read the response until the server closes.
+ * @return the response (caller frees) or NULL.
+ */
+static char*
+http(int family, int port, const char* request)
+{
+	return http_delayed(family, port, request, 0);
 }
 
 /** Monotonic time in ms. */
@@ -756,6 +776,229 @@ test_server_many_clients(void)
 		"metrics: stop closes every descriptor");
 }
 
+/** CPU time of a thread's clock in ms. */
+static uint64_t
+cpu_ms(clockid_t clk)
+{
+	struct timespec ts;
+	if(clock_gettime(clk, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/** Log lines the server wrote about failing accepts (from its thread). */
+static int accept_logs;
+
+/** Log sink of the descriptor test. */
+static void
+accept_log(int level, const char* msg)
+{
+	(void)level;
+	if(strstr(msg, "metrics") && strstr(msg, "accept"))
+		__atomic_add_fetch(&accept_logs, 1, __ATOMIC_RELAXED);
+}
+
+/**
+ * Out of descriptors: accept fails and the listening socket stays
+ * readable. The server must not spin on it (its thread's CPU time over a
+ * second stays small), log it once, and serve again when descriptors free.
+ */
+static void
+test_server_out_of_fds(void)
+{
+	struct collect_state cs = { 0, 0, 0 };
+	struct dotpool_metrics* m;
+	struct rlimit old, low;
+	char err[256] = "";
+	char* resp;
+	char buf[256];
+	int port, i, nfill = 0, waiting, fill[256];
+	uint64_t cpu0, cpu1;
+	ssize_t n;
+	size_t got = 0;
+
+	/* as the module: the sink is set before any thread runs */
+	dotpool_log_set(accept_log);
+	__atomic_store_n(&accept_logs, 0, __ATOMIC_RELAXED);
+	m = dotpool_metrics_start("127.0.0.1@0", collect_test, &cs, err,
+		sizeof(err));
+	UNIT_REQUIRE(m != NULL, "metrics: server starts");
+	port = dotpool_metrics_port(m);
+	/* one scrape tells us the server thread's CPU clock */
+	resp = http(AF_INET, port, "GET /metrics HTTP/1.1\r\n\r\n");
+	UNIT_REQUIRE(resp && cs.calls == 1, "metrics: first scrape works");
+	free(resp);
+	waiting = socket(AF_INET, SOCK_STREAM, 0);
+	UNIT_REQUIRE(waiting != -1, "metrics test: client socket");
+	UNIT_REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0,
+		"metrics test: getrlimit");
+	/* a few descriptors above what is open, then take them all */
+	low = old;
+	low.rlim_cur = (rlim_t)(count_fds() + 40);
+	if(low.rlim_cur > old.rlim_cur)
+		low.rlim_cur = old.rlim_cur;
+	UNIT_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0,
+		"metrics test: lower RLIMIT_NOFILE");
+	while(nfill < 256 && (fill[nfill] = dup(0)) != -1)
+		nfill++;
+	UNIT_REQUIRE(nfill < 256 && errno == EMFILE,
+		"metrics test: every descriptor taken");
+	{
+		struct sockaddr_in a;
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons((uint16_t)port);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		/* the kernel completes it; the server cannot accept it */
+		UNIT_REQUIRE(connect(waiting, (struct sockaddr*)&a,
+			sizeof(a)) == 0, "metrics test: client connects");
+	}
+	usleep(100000);
+	cpu0 = cpu_ms(collect_cpu);
+	sleep(1);
+	cpu1 = cpu_ms(collect_cpu);
+	UNIT_CHECKF(cpu1 - cpu0 < 100, "metrics: out of descriptors, the "
+		"server thread does not spin (%" PRIu64 " ms of CPU in 1 s)",
+		cpu1 - cpu0);
+	UNIT_CHECKF(__atomic_load_n(&accept_logs, __ATOMIC_RELAXED) == 1,
+		"metrics: failing accepts are logged once (%d lines)",
+		__atomic_load_n(&accept_logs, __ATOMIC_RELAXED));
+	/* descriptors come back: the waiting client is served */
+	for(i = 0; i < nfill; i++)
+		close(fill[i]);
+	UNIT_REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0,
+		"metrics test: restore RLIMIT_NOFILE");
+	{
+		struct timeval tv = { 3, 0 };
+		setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	UNIT_CHECK(send(waiting, "GET /metrics HTTP/1.1\r\n\r\n", 27,
+		MSG_NOSIGNAL) == 27, "metrics test: waiting client sends");
+	while(got < sizeof(buf) - 1 &&
+		(n = recv(waiting, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	UNIT_CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0,
+		"metrics: the client that waited is served once descriptors "
+		"are back");
+	close(waiting);
+	resp = http(AF_INET, port, "GET /metrics HTTP/1.1\r\n\r\n");
+	UNIT_CHECK(resp && strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0,
+		"metrics: new scrapes work again");
+	free(resp);
+	dotpool_metrics_stop(m);
+	dotpool_log_set(NULL);
+}
+
+/** Threads of the idle-connection flood. */
+#define FLOOD_THREADS 4
+/** Idle connections each flood thread keeps open. */
+#define FLOOD_CONNS 8
+
+/** A client that opens idle connections as fast as it can. */
+struct flood {
+	/** port */
+	int port;
+	/** set to stop */
+	int stop;
+	/** connections opened */
+	long opened;
+};
+
+/** Keep FLOOD_CONNS idle connections open, replacing the oldest by a new
+ * one as fast as the server lets us connect: "new evicts oldest" would
+ * never let up. */
+static void*
+flood_run(void* arg)
+{
+	struct flood* f = arg;
+	int fds[FLOOD_CONNS], i, next = 0;
+	for(i = 0; i < FLOOD_CONNS; i++)
+		fds[i] = -1;
+	while(!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		struct sockaddr_in a;
+		struct timeval tv = { 0, 200000 };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if(fd == -1) {
+			usleep(1000);
+			continue;
+		}
+		/* bounded: a full accept queue drops our SYN */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons((uint16_t)f->port);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if(connect(fd, (struct sockaddr*)&a, sizeof(a)) != 0) {
+			close(fd);
+			continue;
+		}
+		__atomic_add_fetch(&f->opened, 1, __ATOMIC_RELAXED);
+		if(fds[next] != -1)
+			close(fds[next]);
+		fds[next] = fd;
+		next = (next + 1) % FLOOD_CONNS;
+	}
+	for(i = 0; i < FLOOD_CONNS; i++)
+		if(fds[i] != -1)
+			close(fds[i]);
+	return NULL;
+}
+
+/**
+ * 32 idle connections, renewed continuously by several clients: a real
+ * scrape whose request arrives 50 ms after its connection still completes
+ * within a bound.
+ */
+static void
+test_server_idle_flood(void)
+{
+	struct collect_state cs = { 0, 0, 0 };
+	struct dotpool_metrics* m;
+	struct flood f;
+	pthread_t th[FLOOD_THREADS];
+	char err[256] = "";
+	char* resp;
+	int i, ok = 0, fds = count_fds();
+	uint64_t t0, t1, worst = 0;
+
+	m = dotpool_metrics_start("127.0.0.1@0", collect_test, &cs, err,
+		sizeof(err));
+	UNIT_REQUIRE(m != NULL, "metrics: server starts");
+	memset(&f, 0, sizeof(f));
+	f.port = dotpool_metrics_port(m);
+	for(i = 0; i < FLOOD_THREADS; i++)
+		UNIT_REQUIRE(pthread_create(&th[i], NULL, flood_run, &f) == 0,
+			"metrics test: flood starts");
+	while(__atomic_load_n(&f.opened, __ATOMIC_RELAXED) <
+		FLOOD_THREADS * FLOOD_CONNS)
+		usleep(1000);
+	for(i = 0; i < 5; i++) {
+		t0 = mono_ms();
+		/* a scraper 50 ms away: the flood may evict it before its
+		 * request arrives */
+		resp = http_delayed(AF_INET, f.port,
+			"GET /metrics HTTP/1.1\r\n\r\n", 50);
+		t1 = mono_ms();
+		if(resp && strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0)
+			ok++;
+		if(t1 - t0 > worst)
+			worst = t1 - t0;
+		free(resp);
+	}
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	for(i = 0; i < FLOOD_THREADS; i++)
+		pthread_join(th[i], NULL);
+	UNIT_CHECKF(ok == 5, "metrics: scrapes complete during a flood of "
+		"idle connections (%d of 5, %ld flood connections)", ok,
+		f.opened);
+	UNIT_CHECKF(worst < 5000, "metrics: a scrape during the flood took "
+		"%" PRIu64 " ms", worst);
+	dotpool_metrics_stop(m);
+	UNIT_CHECK(count_fds() == fds,
+		"metrics: stop closes every descriptor");
+}
+
 /** IPv6 listening, and bad listen strings are refused with a message. */
 static void
 test_server_listen(void)
@@ -834,6 +1077,8 @@ main(void)
 		{ "server errors", test_server_errors },
 		{ "server slow client", test_server_slow_client },
 		{ "server many clients", test_server_many_clients },
+		{ "server out of descriptors", test_server_out_of_fds },
+		{ "server idle flood", test_server_idle_flood },
 		{ "server listen", test_server_listen },
 		{ NULL, NULL }
 	};

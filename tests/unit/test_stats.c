@@ -1,7 +1,8 @@
 /**
  * \file
  * Unit tests of module/stats.c: histogram bounds, which bucket a latency
- * lands in, and that summing workers adds every field.
+ * lands in, that summing workers adds every field, and that publishing
+ * for other threads copies every field.
  */
 #include <math.h>
 #include <stdint.h>
@@ -123,6 +124,34 @@ test_add(void)
 	UNIT_CHECK(a.inflight == 3, "stats: signed gauges add as signed");
 }
 
+static void
+test_publish(void)
+{
+	enum { N = sizeof(struct dotpool_stats) / sizeof(uint64_t) };
+	struct dotpool_stats src, pub, out;
+	uint64_t v[N];
+	size_t i;
+
+	/* values with both 32-bit halves set, so that a torn copy shows */
+	for(i = 0; i < N; i++)
+		v[i] = ((uint64_t)(i + 1) << 32) | (0x80000000u + i);
+	memcpy(&src, v, sizeof(src));
+	memset(&pub, 0, sizeof(pub));
+	memset(&out, 0xff, sizeof(out));
+	dotpool_stats_publish(&pub, &src);
+	dotpool_stats_read(&out, &pub);
+	UNIT_CHECK(memcmp(&out, &src, sizeof(src)) == 0,
+		"stats: publish then read copies every field whole");
+	src.inflight = -7;
+	src.rcode[15] = UINT64_MAX;
+	dotpool_stats_publish(&pub, &src);
+	dotpool_stats_read(&out, &pub);
+	UNIT_CHECK(out.inflight == -7 && out.rcode[15] == UINT64_MAX,
+		"stats: a republished gauge and counter read back");
+	UNIT_CHECK(_Alignof(struct dotpool_stats) >= 8,
+		"stats: the struct is 8-aligned, each field atomic as a whole");
+}
+
 int
 main(void)
 {
@@ -130,6 +159,7 @@ main(void)
 		{ "bounds", test_bounds },
 		{ "latency buckets", test_latency },
 		{ "add", test_add },
+		{ "publish", test_publish },
 		{ NULL, NULL }
 	};
 	return unit_run("stats", tests);
