@@ -269,10 +269,11 @@ load_settings(struct settings_src* src, int reloading)
 		log_err("dotpool: out of memory");
 		return NULL;
 	}
-	if(!path || !*path) {
+	if(!path || !*path)
 		path = DOTPOOL_DEFAULT_CONF;
-		missing_ok = 1;
-	}
+	/* The default file may be missing however it is named (the systemd
+	 * drop-in names it): then the defaults apply. */
+	missing_ok = strcmp(path, DOTPOOL_DEFAULT_CONF) == 0;
 	src->path = path;
 	ret = dotpool_config_file_text(path, missing_ok, &src->text,
 		&src->len, err, sizeof(err));

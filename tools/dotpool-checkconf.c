@@ -242,11 +242,10 @@ main(int argc, char** argv)
 	}
 	if(argc - optind == 1)
 		path = argv[optind];
-	else if((path = getenv(DOTPOOL_CONF_ENV)) == NULL || !*path) {
-		/* as the module: a missing default file means defaults */
+	else if((path = getenv(DOTPOOL_CONF_ENV)) == NULL || !*path)
 		path = DOTPOOL_DEFAULT_CONF;
-		missing_ok = 1;
-	}
+	/* as the module: a missing default file means the defaults */
+	missing_ok = strcmp(path, DOTPOOL_DEFAULT_CONF) == 0;
 	if(!(cfg = dotpool_config_new())) {
 		fprintf(stderr, "dotpool-checkconf: out of memory\n");
 		return 1;
