@@ -134,6 +134,18 @@ run "$d/nodotpool.conf" "$d/zone.conf"
 assert_eq 0 "$rc" "unbound.conf without dotpool: exit status ($out)"
 assert_match "loads no dynlib-file named dotpool" "$out" "unbound.conf without dotpool: says so"
 
+# the default dotpool.conf may be missing, also when DOTPOOL_CONF names it
+# (the systemd drop-in does), as for the module
+default=$("$checker" -h | sed -n 's/.*(default \$DOTPOOL_CONF, else \(.*\))$/\1/p')
+[ -n "$default" ] || dp_fail "dotpool-checkconf -h names no default file"
+if [ ! -e "$default" ]; then
+	out=$(DOTPOOL_CONF=$default "$checker" -c "$d/unbound.conf" 2>&1)
+	assert_eq 0 "$?" "DOTPOOL_CONF names the missing default file: defaults ($out)"
+	out=$(DOTPOOL_CONF=$d/none.conf "$checker" -c "$d/unbound.conf" 2>&1)
+	assert_eq "$d/none.conf: cannot open: No such file or directory" "$out" \
+		"DOTPOOL_CONF names another missing file: an error"
+fi
+
 # unreadable files, usage
 run "$d/missing.conf" "$d/good.conf"
 assert_eq 1 "$rc" "missing unbound.conf"
