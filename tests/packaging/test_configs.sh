@@ -36,6 +36,10 @@ CONF
 if [ -f "$top/unbound.conf.sample" ]; then
 	{ host_part; printf 'include: "%s"\n' "$top/unbound.conf.sample"; } >"$tmp/sample.conf"
 	checkconf "unbound.conf.sample" "$tmp/sample.conf"
+	# As shipped, on a Debian system (its directory /etc/unbound and /run
+	# exist once Debian's unbound is installed): what an operator's first
+	# unbound-checkconf on it says.
+	checkconf "unbound.conf.sample as shipped" "$top/unbound.conf.sample"
 else flunk "unbound.conf.sample is missing"; fi
 
 # ---- the unbound.conf.d snippet, Debian style -------------------------------
