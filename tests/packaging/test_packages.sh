@@ -122,6 +122,8 @@ module=$(chroot "$root" dpkg -L unbound-dotpool | grep '/dotpool\.so$' | head -n
 [ -n "$module" ] || fail "unbound-dotpool ships no dotpool.so"
 for f in /lib/systemd/system/unbound.service.d/dotpool.conf \
 	/usr/sbin/dotpool-checkconf \
+	/usr/share/man/man5/dotpool.conf.5.gz \
+	/usr/share/man/man8/dotpool-checkconf.8.gz \
 	/usr/share/doc/unbound-dotpool/unbound.conf.sample; do
 	[ -f "$root$f" ] || fail "unbound-dotpool does not ship $f"
 done
