@@ -77,4 +77,15 @@ EOF2
 assert_ne 0 "$(dp_get bad status)" "exit status of a start with a bad file"
 assert_grep "$(dp_get bad log)" "error: dotpool: $DP_TMP/bad.conf:2: atempt-timeout: unknown key$" \
 	"the first start names file:line, without the reload note"
+# 6. A metrics port that is taken: refused, file:line named once, the
+# "metrics-listen ADDR:" prefix not doubled.
+taken=$(dp_get up port)
+printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n' "$taken" >"$DP_TMP/taken.conf"
+dp_unbound_start busy -v 0 -f -c "$DP_TMP/taken.conf" <<EOF2
+$(dp_forward_tls "$DP_ZONE" up)
+EOF2
+blog=$(dp_get busy log)
+assert_grep "$blog" "error: dotpool: $DP_TMP/taken.conf:2: metrics-listen 127\.0\.0\.1@$taken: [^:]*[Aa]ddress already in use" \
+	"the bind error names file:line"
+assert_eq 1 "$(grep -o 'metrics-listen' "$blog" | wc -l)" "metrics-listen named once"
 dp_pass
