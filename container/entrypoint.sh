@@ -26,13 +26,17 @@
 # mounted (or from $DOTPOOL_CONF); otherwise one with just the metrics port is
 # written to the run directory.
 #
+# Before Unbound starts, dotpool-checkconf checks dotpool.conf against the
+# unbound.conf (mounted or written): a bad file stops the container with
+# "file:line: key: reason".
+#
 # Arguments: none to run; "--check" only writes the configuration and runs
-# unbound-checkconf on it; "--print" writes it to stdout. Anything else is
-# run as a command (e.g. "unbound-control status").
+# unbound-checkconf and dotpool-checkconf on it; "--print" writes it to
+# stdout. Anything else is run as a command (e.g. "unbound-control status").
 #
 # For tests and unusual layouts: DOTPOOL_RUN_DIR (default /run/unbound),
 # DOTPOOL_MODULE (the installed dotpool.so), UNBOUND, UNBOUND_CHECKCONF,
-# DOTPOOL_UNBOUND_CONF (default /etc/unbound/unbound.conf),
+# DOTPOOL_CHECKCONF, DOTPOOL_UNBOUND_CONF (default /etc/unbound/unbound.conf),
 # DOTPOOL_ROOT_KEY (default /usr/share/dns/root.key).
 set -eu
 
@@ -46,6 +50,7 @@ run_dir=${DOTPOOL_RUN_DIR:-/run/unbound}
 mounted_conf=${DOTPOOL_UNBOUND_CONF:-/etc/unbound/unbound.conf}
 unbound=${UNBOUND:-unbound}
 checkconf=${UNBOUND_CHECKCONF:-unbound-checkconf}
+dp_checkconf=${DOTPOOL_CHECKCONF:-dotpool-checkconf}
 root_key=${DOTPOOL_ROOT_KEY:-/usr/share/dns/root.key}
 
 mode=run
@@ -108,13 +113,24 @@ is_zone() {
 	is_hostname "${1%.}"
 }
 
+# dp_check UNBOUND_CONF: dotpool-checkconf on the settings Unbound will load
+# (it prints each problem as file:line: key: reason).
+dp_check() {
+	command -v "$dp_checkconf" >/dev/null 2>&1 ||
+		die "dotpool-checkconf not found (set DOTPOOL_CHECKCONF to its path)"
+	"$dp_checkconf" -c "$1" ||
+		die "dotpool-checkconf refused the settings (above); Unbound not started"
+}
+
 # ---- which configuration -------------------------------------------------
 if [ -z "${DOTPOOL_UPSTREAMS:-}" ]; then
 	if [ -f "$mounted_conf" ]; then
 		case $mode in
-		check) exec "$checkconf" "$mounted_conf" ;;
+		check) "$checkconf" "$mounted_conf" || exit $?
+			dp_check "$mounted_conf"; exit 0 ;;
 		print) exec cat "$mounted_conf" ;;
 		esac
+		dp_check "$mounted_conf" >/dev/null
 		exec "$unbound" -d -p -c "$mounted_conf"
 	fi
 	die "no configuration: set DOTPOOL_UPSTREAMS (e.g. \"1.1.1.1@853#cloudflare-dns.com 9.9.9.9@853#dns.quad9.net\") or mount an unbound.conf at $mounted_conf"
@@ -298,6 +314,8 @@ export DOTPOOL_CONF="$dp_conf"
 
 case $mode in
 print) cat "$conf"; exit 0 ;;
-check) exec "$checkconf" "$conf" ;;
+check) "$checkconf" "$conf" || exit $?
+	dp_check "$conf"; exit 0 ;;
 esac
+dp_check "$conf" >/dev/null
 exec "$unbound" -d -p -c "$conf"

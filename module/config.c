@@ -872,6 +872,18 @@ split_line(struct parser* p, char* s, char** key, char** val)
 	return 1;
 }
 
+/** Whether any section has a key of this name. */
+static int
+known_key(const char* key)
+{
+	size_t i;
+
+	for(i = 0; i < NKEYS; i++)
+		if(strcmp(cfg_keys[i].name, key) == 0)
+			return 1;
+	return 0;
+}
+
 /** Handle one line. */
 static int
 parse_line(struct parser* p, char* line)
@@ -896,12 +908,22 @@ parse_line(struct parser* p, char* line)
 				"value, got \"%s\"", val);
 		return section_start(p, key, sections[i].sec);
 	}
+	/* A line at the margin with no value is written as a section line:
+	 * say so, rather than "unknown key", and name the three there are
+	 * (server: or forward-zone: belong in unbound.conf). */
+	if(*val == 0 && line[0] != ' ' && line[0] != '\t' &&
+		!known_key(key))
+		return perr(p, p->line, key, "unknown section (the sections "
+			"are dotpool:, zone: and upstream:; Unbound's own go "
+			"in unbound.conf)");
 	if(!(k = find_key(p, key, &ret)))
 		return ret;
 	if((ret = set_value(p, k, val)) != 0)
 		return ret;
 	if(k->sec == SEC_GLOBAL)
 		p->key_line[k - cfg_keys] = p->line;
+	if(k->type == T_LISTEN)
+		p->cfg->metrics_listen_line = p->line;
 	if(k->sec == SEC_ZONE)
 		p->zone->set |= k->zset;
 	return 0;
@@ -1026,14 +1048,41 @@ dotpool_config_read_string(struct dotpool_config* cfg, const char* name,
 }
 
 int
-dotpool_config_read(struct dotpool_config* cfg, const char* path,
-	int missing_ok, char* err, size_t errlen)
+dotpool_config_read_text(struct dotpool_config* cfg, const char* path,
+	const char* text, size_t len, char* err, size_t errlen)
+{
+	char* copy;
+	int ret;
+
+	if(err && errlen)
+		err[0] = 0;
+	free(cfg->path);
+	cfg->path = NULL;
+	copy = malloc(len + 1);
+	if(!copy || !(cfg->path = strdup(path))) {
+		free(copy);
+		if(err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+		return DOTPOOL_ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	ret = parse_text(cfg, path, copy, len, err, errlen);
+	free(copy);
+	return ret;
+}
+
+int
+dotpool_config_file_text(const char* path, int missing_ok, char** text,
+	size_t* textlen, char* err, size_t errlen)
 {
 	FILE* f = fopen(path, "r");
 	char* buf = NULL, *nb;
 	size_t len = 0, cap = 0, n;
-	int ret;
+	int ret = 0;
 
+	*text = NULL;
+	*textlen = 0;
 	if(err && errlen)
 		err[0] = 0;
 	if(!f) {
@@ -1068,17 +1117,30 @@ dotpool_config_read(struct dotpool_config* cfg, const char* path,
 		goto done;
 	}
 	buf[len] = 0;
-	free(cfg->path);
-	if(!(cfg->path = strdup(path))) {
-		ret = DOTPOOL_ENOMEM;
-		if(err && errlen)
-			snprintf(err, errlen, "%s: out of memory", path);
-		goto done;
-	}
-	ret = parse_text(cfg, path, buf, len, err, errlen);
+	*text = buf;
+	*textlen = len;
+	buf = NULL;
 done:
 	free(buf);
 	fclose(f);
+	return ret;
+}
+
+int
+dotpool_config_read(struct dotpool_config* cfg, const char* path,
+	int missing_ok, char* err, size_t errlen)
+{
+	char* text;
+	size_t len;
+	int ret;
+
+	/* One path for files and memory: the file's bytes go through the
+	 * same entry point a reload uses for its last good text. */
+	if((ret = dotpool_config_file_text(path, missing_ok, &text, &len,
+		err, errlen)) != 0 || !text)
+		return ret;
+	ret = dotpool_config_read_text(cfg, path, text, len, err, errlen);
+	free(text);
 	return ret;
 }
 
@@ -1130,4 +1192,104 @@ dotpool_config_upstream(const struct dotpool_config* cfg, const char* ip,
 		}
 	}
 	return best;
+}
+
+/**
+ * Split a forward-addr as Unbound reads it (authextstrtoaddr): IP@port
+ * with an optional #name; IP#name is port 853; a bare IP is port 53.
+ * @return 0, or -1 when it is not an address (Unbound rejects it itself).
+ */
+static int
+forward_addr_split(const char* fa, char* ip, size_t iplen, int* port,
+	const char** name)
+{
+	const char* at = strchr(fa, '@'), *hash = strchr(fa, '#');
+	size_t len;
+	unsigned long u;
+
+	*name = hash ? hash + 1 : NULL;
+	*port = at ? 0 : hash ? 853 : 53;
+	len = at ? (size_t)(at - fa) : hash ? (size_t)(hash - fa) :
+		strlen(fa);
+	if(len >= iplen)
+		return -1;
+	memcpy(ip, fa, len);
+	ip[len] = 0;
+	if(at) {
+		char num[8];
+		size_t pl = hash && hash > at ? (size_t)(hash - at - 1) :
+			strlen(at + 1);
+		if(pl == 0 || pl >= sizeof(num))
+			return -1;
+		memcpy(num, at + 1, pl);
+		num[pl] = 0;
+		if(parse_uint(num, &u) != 0 || u > 65535)
+			return -1;
+		*port = (int)u;
+	}
+	return 0;
+}
+
+int
+dotpool_config_check_forwards(const struct dotpool_config* cfg,
+	const struct dotpool_tls_forward* fwds, size_t n,
+	dotpool_config_report_t report, void* arg)
+{
+	const char* file = cfg->path ? cfg->path : "dotpool.conf";
+	const struct dotpool_zone_cfg* z;
+	const struct dotpool_upstream_cfg* u, **used = NULL;
+	size_t i, j, nused = 0, cap = 0;
+	char msg[600];
+	int problems = 0;
+
+	for(z = cfg->zones; z; z = z->next) {
+		for(i = 0; i < n; i++)
+			if(name_eq(z->name, fwds[i].name))
+				break;
+		if(i < n)
+			continue;
+		snprintf(msg, sizeof(msg), "%s:%d: zone: \"%s\" names no "
+			"forward-zone with forward-tls-upstream in unbound.conf",
+			file, z->line, z->name);
+		report(msg, arg);
+		problems++;
+	}
+	for(i = 0; i < n; i++) {
+		for(j = 0; fwds[i].addrs[j]; j++) {
+			char ip[64];
+			const char* name;
+			int port;
+			if(forward_addr_split(fwds[i].addrs[j], ip, sizeof(ip),
+				&port, &name) != 0 ||
+				!(u = dotpool_config_upstream(cfg, ip, port,
+				name)))
+				continue;
+			if(nused == cap) {
+				const struct dotpool_upstream_cfg** nu;
+				cap = cap ? cap * 2 : 16;
+				nu = realloc(used, cap * sizeof(*used));
+				if(!nu) {
+					free(used);
+					return DOTPOOL_ENOMEM;
+				}
+				used = nu;
+			}
+			used[nused++] = u;
+		}
+	}
+	for(u = cfg->upstreams; u; u = u->next) {
+		for(i = 0; i < nused; i++)
+			if(used[i] == u)
+				break;
+		if(i < nused)
+			continue;
+		snprintf(msg, sizeof(msg), "%s:%d: upstream: \"%s\" matches "
+			"no forward-addr of a forward-zone with "
+			"forward-tls-upstream in unbound.conf", file, u->line,
+			u->addr);
+		report(msg, arg);
+		problems++;
+	}
+	free(used);
+	return problems;
 }

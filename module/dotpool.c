@@ -7,6 +7,7 @@
  */
 #include "module/glue.h"
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "dotpool/error.h"
 #include "dotpool/log.h"
 #include "dotpool/metrics.h"
+#include "dotpool/stack.h"
 #include "dotpool/tls.h"
 
 #define DOTPOOL_EXPORT __attribute__((visibility("default")))
@@ -119,21 +121,49 @@ stub_is_tls(struct config_file* cfg, struct config_stub* s)
 	return s->ssl_upstream || cfg->ssl_upstream;
 }
 
+/** What check_module_order needs to tell which dynlibs load dotpool. */
+struct self_files {
+	/** Unbound's dynlib-file list, in module-config order */
+	struct config_strlist* files;
+	/** our own file, resolved */
+	char self[PATH_MAX];
+};
+
+/** Whether the n-th dynlib loads the same file as ours. */
+static int
+dynlib_is_self(int n, void* arg)
+{
+	struct self_files* sf = (struct self_files*)arg;
+	struct config_strlist* f = sf->files;
+	char real[PATH_MAX];
+
+	while(f && n-- > 0)
+		f = f->next;
+	if(!f || !f->str || !realpath(f->str, real))
+		return 0;
+	return strcmp(real, sf->self) == 0;
+}
+
 /**
- * Check the module stack: dotpool must run before the iterator, which it
- * needs for scrubbing, and must not run twice.
+ * Check the module stack: dotpool directly before the iterator, loaded
+ * once. A wrong stack may start and answer SERVFAIL to everything (the
+ * validator after dynlib), so it stops Unbound with the line to write.
+ * @param cfg: Unbound's configuration.
+ * @param id: our place in the module stack.
+ * @param fname: the file dynlib loaded us from.
  */
 static int
-check_module_order(struct config_file* cfg)
+check_module_order(struct config_file* cfg, int id, const char* fname)
 {
-	const char* mc = cfg->module_conf ? cfg->module_conf :
-		"validator iterator";
-	const char* d = strstr(mc, "dynlib");
-	const char* it = strstr(mc, "iterator");
-	if(!d || !it || it < d) {
-		log_err("dotpool: module-config must list dynlib before "
-			"iterator (e.g. \"validator dynlib iterator\"), got "
-			"\"%s\"", mc);
+	struct self_files sf;
+	char err[512];
+
+	sf.files = cfg->dynlib_file;
+	if(!fname || !realpath(fname, sf.self))
+		snprintf(sf.self, sizeof(sf.self), "%s", fname ? fname : "");
+	if(dotpool_stack_check(cfg->module_conf, id, dynlib_is_self, &sf,
+		err, sizeof(err)) != 0) {
+		log_err("dotpool: %s", err);
 		return 0;
 	}
 	return 1;
@@ -260,29 +290,116 @@ free_fallbacks(struct dotpool_env* de)
 	de->fallback_lock_ok = 0;
 }
 
-/** Load dotpool's settings file. */
+/*
+ * A reload must not take DNS down over a typo in dotpool.conf. Unbound
+ * dlcloses and re-opens the module on reload, so no static of ours
+ * survives it, and init failing makes Unbound exit. What does survive is
+ * the process: its environment. So on every good load the settings text
+ * (and the file it came from) is kept in two variables of ours; a reload
+ * whose file does not load logs why and parses that text again. At the
+ * first start the variables do not exist and a bad file still refuses to
+ * start. setenv runs in init only, when Unbound runs no other thread of
+ * its own (before the workers start, after they were joined on reload).
+ * The text is no secret (key files are named, not included); a child
+ * process Unbound starts would inherit it.
+ */
+/** The last good settings text (empty for "no file: defaults"). */
+#define LAST_GOOD_TEXT_ENV "DOTPOOL_LAST_GOOD_TEXT"
+/** The file it was read from (empty for defaults). */
+#define LAST_GOOD_FILE_ENV "DOTPOOL_LAST_GOOD_FILE"
+
+/** Settings, with where they came from. */
+struct settings_src {
+	/** the file named or defaulted to */
+	const char* path;
+	/** its text, malloced; NULL when the file is missing (defaults) */
+	char* text;
+	/** its length */
+	size_t len;
+};
+
+/**
+ * Read dotpool's settings file.
+ * @param src: returns the path and the text read (caller frees text).
+ * @param reloading: set when a last good text exists: the message then
+ *	says the previous settings stay.
+ * @return the settings, or NULL with the error logged.
+ */
 static struct dotpool_config*
-load_settings(void)
+load_settings(struct settings_src* src, int reloading)
 {
 	char err[512];
 	const char* path = getenv(DOTPOOL_CONF_ENV);
-	int missing_ok = 0;
+	int missing_ok = 0, ret;
 	struct dotpool_config* cfg = dotpool_config_new();
+
+	memset(src, 0, sizeof(*src));
 	if(!cfg) {
 		log_err("dotpool: out of memory");
 		return NULL;
 	}
-	if(!path || !*path) {
+	if(!path || !*path)
 		path = DOTPOOL_DEFAULT_CONF;
-		missing_ok = 1;
+	/* The default file may be missing however it is named (the systemd
+	 * drop-in names it): then the defaults apply. */
+	missing_ok = strcmp(path, DOTPOOL_DEFAULT_CONF) == 0;
+	src->path = path;
+	ret = dotpool_config_file_text(path, missing_ok, &src->text,
+		&src->len, err, sizeof(err));
+	if(ret == 0 && src->text)
+		ret = dotpool_config_read_text(cfg, path, src->text, src->len,
+			err, sizeof(err));
+	if(ret != 0) {
+		log_err("dotpool: %s%s", err, reloading ? "; reload: the "
+			"previous settings stay in force" : "");
+		dotpool_config_free(cfg);
+		free(src->text);
+		src->text = NULL;
+		return NULL;
 	}
-	if(dotpool_config_read(cfg, path, missing_ok, err, sizeof(err))
-		!= 0) {
-		log_err("dotpool: %s", err);
+	return cfg;
+}
+
+/**
+ * The settings of the last good load, parsed again.
+ * @return the settings, or NULL with the error logged.
+ */
+static struct dotpool_config*
+last_good_settings(void)
+{
+	const char* text = getenv(LAST_GOOD_TEXT_ENV);
+	const char* path = getenv(LAST_GOOD_FILE_ENV);
+	struct dotpool_config* cfg = dotpool_config_new();
+	char err[512];
+
+	if(!cfg || !text || !path) {
+		log_err("dotpool: out of memory");
+		dotpool_config_free(cfg);
+		return NULL;
+	}
+	/* "" is "there was no file": the defaults */
+	if(*path && dotpool_config_read_text(cfg, path, text, strlen(text),
+		err, sizeof(err)) != 0) {
+		/* e.g. a client-cert file removed since: nothing to fall
+		 * back on */
+		log_err("dotpool: the previous settings no longer load: %s",
+			err);
 		dotpool_config_free(cfg);
 		return NULL;
 	}
 	return cfg;
+}
+
+/** Remember a good load for the next reload. */
+static void
+remember_settings(const struct settings_src* src)
+{
+	/* A file with a NUL byte never parses, so text is the whole file. */
+	if(setenv(LAST_GOOD_TEXT_ENV, src->text ? src->text : "", 1) != 0 ||
+		setenv(LAST_GOOD_FILE_ENV, src->text ? src->path : "", 1) != 0)
+		log_warn("dotpool: cannot keep the settings for a reload "
+			"(setenv: %s): a bad file at the next reload stops "
+			"Unbound", strerror(errno));
 }
 
 /** Bytes the module holds: Unbound's get_mem and dotpool_memory_bytes.
@@ -327,30 +444,118 @@ collect_metrics(struct dotpool_metrics_snapshot* snap, void* arg)
 	return rc;
 }
 
-int
-init(struct module_env* env, int id)
+/** Log one cross-check problem (a section that matches nothing). */
+static void
+report_section(const char* msg, void* arg)
 {
-	struct dynlibmod_env* dm = (struct dynlibmod_env*)env->modinfo[id];
+	if(*(int*)arg)
+		log_err("dotpool: %s", msg);
+	else
+		log_warn("dotpool: %s", msg);
+}
+
+/**
+ * Refuse zone: and upstream: sections that refine nothing in unbound.conf:
+ * their settings, pins among them, would silently not apply.
+ * @param ucfg: Unbound's configuration.
+ * @param cfg: the settings.
+ * @param strict: refuse (else only warn).
+ * @return 1 when every section matches (or !strict), 0 with the problems
+ *	logged.
+ */
+static int
+check_sections(struct config_file* ucfg, const struct dotpool_config* cfg,
+	int strict)
+{
+	struct dotpool_tls_forward* fwds = NULL;
+	const char** addrs = NULL;
+	struct config_stub* s;
+	struct config_strlist* a;
+	size_t nf = 0, na = 0, f = 0, k = 0;
+	int ret;
+
+	if(!cfg->zones && !cfg->upstreams)
+		return 1;
+	for(s = ucfg->forwards; s; s = s->next) {
+		if(!stub_is_tls(ucfg, s))
+			continue;
+		nf++;
+		for(a = s->addrs; a; a = a->next)
+			na++;
+	}
+	fwds = calloc(nf + 1, sizeof(*fwds));
+	addrs = calloc(na + nf + 1, sizeof(*addrs));
+	if(!fwds || !addrs) {
+		free(fwds);
+		free(addrs);
+		log_err("dotpool: out of memory");
+		return 0;
+	}
+	for(s = ucfg->forwards; s; s = s->next) {
+		if(!stub_is_tls(ucfg, s))
+			continue;
+		fwds[f].name = s->name;
+		fwds[f].addrs = &addrs[k];
+		for(a = s->addrs; a; a = a->next)
+			addrs[k++] = a->str;
+		addrs[k++] = NULL;
+		f++;
+	}
+	ret = dotpool_config_check_forwards(cfg, fwds, nf, report_section,
+		&strict);
+	if(ret == DOTPOOL_ENOMEM)
+		log_err("dotpool: out of memory");
+	free(fwds);
+	free(addrs);
+	return ret == 0 || (!strict && ret > 0);
+}
+
+/** Free what env_create built; de may be NULL. */
+static void
+env_free(struct dotpool_env* de)
+{
+	if(!de)
+		return;
+	dotpool_metrics_stop(de->metrics);
+	free_fallbacks(de);
+	free_zones(de);
+	dotpool_tls_free(de->tls);
+	dotpool_config_free(de->cfg);
+	free(de->workers);
+	dotpool_board_free(de->board);
+	free(de);
+}
+
+/**
+ * Build the module's state from Unbound's configuration and dotpool's
+ * settings.
+ * @param env: Unbound's.
+ * @param cfg: the settings (taken over, freed on failure).
+ * @param strict: refuse sections that match nothing (else warn).
+ * @return the state, or NULL with the reason logged.
+ */
+static struct dotpool_env*
+env_create(struct module_env* env, struct dotpool_config* cfg, int strict)
+{
 	struct dotpool_env* de = NULL;
 	struct config_stub* s;
 	struct dotpool_tls_trust trust;
 	char err[512];
 	int ntls = 0;
 
-	if(!abi_guard() || !check_module_order(env->cfg))
-		return 0;
-	dotpool_log_set(log_sink);
 	de = calloc(1, sizeof(*de));
 	if(!de) {
 		log_err("dotpool: out of memory");
-		return 0;
+		dotpool_config_free(cfg);
+		return NULL;
 	}
+	de->cfg = cfg;
 	if(pthread_mutex_init(&de->fallback_lock, NULL) != 0) {
 		log_err("dotpool: cannot create a mutex");
 		goto fail;
 	}
 	de->fallback_lock_ok = 1;
-	if(!(de->cfg = load_settings()) || !index_zones(de))
+	if(!index_zones(de) || !check_sections(env->cfg, cfg, strict))
 		goto fail;
 	for(s = env->cfg->forwards; s; s = s->next) {
 		if(!stub_is_tls(env->cfg, s))
@@ -389,29 +594,60 @@ init(struct module_env* env, int id)
 		de->metrics = dotpool_metrics_start(de->cfg->metrics_listen,
 			collect_metrics, de, err, sizeof(err));
 		if(!de->metrics) {
-			log_err("dotpool: metrics-listen %s: %s",
-				de->cfg->metrics_listen, err);
+			/* err starts with "metrics-listen ADDR:" itself */
+			log_err("dotpool: %s:%d: %s", de->cfg->path ?
+				de->cfg->path : "settings",
+				de->cfg->metrics_listen_line, err);
 			goto fail;
 		}
 		verbose(VERB_OPS, "dotpool: metrics endpoint on %s, path /metrics",
 			de->cfg->metrics_listen);
 	}
-	dm->dyn_env = de;
 	verbose(VERB_OPS, "dotpool: loaded, %d TLS forward zone(s), "
 		"settings from %s", ntls,
 		de->cfg->path ? de->cfg->path : "defaults");
-	return 1;
+	return de;
 fail:
-	if(de) {
-		free_fallbacks(de);
-		free_zones(de);
-		dotpool_tls_free(de->tls);
-		dotpool_config_free(de->cfg);
-		free(de->workers);
-		dotpool_board_free(de->board);
-		free(de);
+	env_free(de);
+	return NULL;
+}
+
+int
+init(struct module_env* env, int id)
+{
+	struct dynlibmod_env* dm = (struct dynlibmod_env*)env->modinfo[id];
+	struct dotpool_env* de = NULL;
+	struct dotpool_config* cfg;
+	struct settings_src src;
+	int reloading;
+
+	if(!abi_guard() || !check_module_order(env->cfg, id, dm->fname))
+		return 0;
+	dotpool_log_set(log_sink);
+	reloading = getenv(LAST_GOOD_TEXT_ENV) && getenv(LAST_GOOD_FILE_ENV);
+	if((cfg = load_settings(&src, reloading)) != NULL &&
+		(de = env_create(env, cfg, 1)) != NULL)
+		remember_settings(&src);
+	else if(reloading) {
+		int parsed = cfg != NULL;
+		/* The previous settings were checked against the previous
+		 * unbound.conf: a section that no longer matches is only
+		 * warned about, so that this fallback cannot stop Unbound. */
+		if((cfg = last_good_settings()) != NULL)
+			de = env_create(env, cfg, 0);
+		/* A file that parsed but was refused after (a zone: that
+		 * names no forward zone, a port in use) was logged without
+		 * the reload note. */
+		if(de && parsed)
+			log_err("dotpool: %s: not loaded (see above); reload: "
+				"the previous settings stay in force",
+				src.path);
 	}
-	return 0;
+	free(src.text);
+	if(!de)
+		return 0;
+	dm->dyn_env = de;
+	return 1;
 }
 
 void

@@ -1,26 +1,54 @@
 #!/usr/bin/env bash
-# Build everything and run Unbound with dotpool on 127.0.0.1 port 5353, from
-# unbound.conf.sample, in the foreground (Ctrl-C stops it).
+# Build everything and run Unbound with dotpool on 127.0.0.1 port 8053, from
+# unbound.conf.sample, in the foreground (Ctrl-C stops it), with its control
+# socket and dotpool's metrics endpoint on, and say how to use them.
 #
 #   scripts/run.sh             forward to the public DoT resolvers of the sample
 #   scripts/run.sh --offline   also start a local DoT upstream (Debian's stock
 #                              unbound serving TLS with a certificate made now),
 #                              so the demo answers without internet
-#   --port N                   listen on another port
+#   --port N                   listen on another port (8053 is in no common
+#                              service's way; 5353 would be mDNS's)
+#   --metrics-port N           the metrics endpoint's port (default: a free one)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 offline=0
-port=5353
+port=8053
+mport=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--offline) offline=1 ;;
 	--port) port=$2; shift ;;
-	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	--metrics-port) mport=$2; shift ;;
+	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
+
+# port_free PORT: nothing listens on 127.0.0.1 PORT, TCP or UDP
+port_free() {
+	python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, t)
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+PY
+}
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port_free "$port" || {
+	echo "run.sh: port $port on 127.0.0.1 is taken; choose another with --port N" >&2
+	exit 1
+}
+if [ -z "$mport" ]; then
+	mport=$(free_port)
+elif ! port_free "$mport"; then
+	echo "run.sh: port $mport on 127.0.0.1 is taken; choose another with --metrics-port N" >&2
+	exit 1
+fi
 
 DOTPOOL_DEPS="build run" scripts/build.sh >/dev/null
 vars=$(scripts/unbound-dynlib.sh 2>/dev/null | tail -n 1)
@@ -35,9 +63,16 @@ conf=$run/unbound.conf
 # The sample, with the paths of this checkout and a foreground-friendly
 # server section (no chroot, no user switch, log to stderr).
 sed -e "s|^\(\s*dynlib-file:\).*|\1 \"$top/.libs/dotpool.so\"|" \
-    -e "s|^\(\s*interface:\) 127.0.0.1@5353|\1 127.0.0.1@$port|" \
-    -e "s|^server:|server:\n\tchroot: \"\"\n\tusername: \"\"\n\tdirectory: \"$run\"\n\tpidfile: \"$run/unbound.pid\"\n\tuse-syslog: no\n\tlogfile: \"\"|" \
+    -e "s|^\(\s*interface:\) 127.0.0.1@53\$|\1 127.0.0.1@$port|" \
+    -e "s|^\(\s*directory:\).*|\1 \"$run\"|" \
+    -e "s|^\(\s*pidfile:\).*|\1 \"$run/unbound.pid\"|" \
+    -e "s|^\(\s*control-interface:\).*|\1 \"$run/control.sock\"|" \
+    -e "s|^server:|server:\n\tchroot: \"\"\n\tusername: \"\"\n\tuse-syslog: no\n\tlogfile: \"\"|" \
     unbound.conf.sample >"$conf"
+# dotpool's settings: the defaults, with the metrics endpoint on.
+dpconf=$run/dotpool.conf
+printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n' "$mport" >"$dpconf"
+export DOTPOOL_CONF=$dpconf
 
 cleanup() {
 	if [ -f "$run/upstream.pid" ]; then
@@ -93,11 +128,20 @@ else
 	sample=example.com
 fi
 
+ctl=$UNBOUND_PREFIX/sbin/unbound-control
 "$UNBOUND_PREFIX/sbin/unbound-checkconf" "$conf" >/dev/null
+"$top/dotpool-checkconf" -c "$conf" "$dpconf" >/dev/null
 cat >&2 <<MSG
 run.sh: Unbound with dotpool on 127.0.0.1 port $port (config: $conf)
 run.sh: try:  dig @127.0.0.1 -p $port $sample
 run.sh:       kdig @127.0.0.1 -p $port $sample AAAA
+run.sh: control (unix socket, no keys):
+run.sh:       $ctl -c $conf status
+run.sh:       $ctl -c $conf stats_noreset | grep total.num
+run.sh: metrics:
+run.sh:       curl -s http://127.0.0.1:$mport/metrics | grep -E '^dotpool_(upstream_up|queries_sent_total)'
+run.sh: settings: edit $dpconf, check it, reload:
+run.sh:       $top/dotpool-checkconf -c $conf $dpconf && $ctl -c $conf reload
 run.sh: Ctrl-C stops it.
 MSG
 "$unbound_bin" -d -c "$conf"

@@ -160,6 +160,8 @@ struct dotpool_config {
 	/* ---- observability ---- */
 	/** "IP@port" for the Prometheus endpoint, NULL = off */
 	char* metrics_listen;
+	/** line of metrics-listen in the file, for a bind error (0 = none) */
+	int metrics_listen_line;
 
 	/** zone sections */
 	struct dotpool_zone_cfg* zones;
@@ -191,6 +193,32 @@ int dotpool_config_read(struct dotpool_config* cfg, const char* path,
 	int missing_ok, char* err, size_t errlen);
 
 /**
+ * Read a settings file's bytes, unparsed: what a reload keeps as the last
+ * good text once it parsed.
+ * @param path: the file.
+ * @param missing_ok: as for dotpool_config_read; then *text is NULL.
+ * @param text: returns the malloced bytes, NUL-terminated (caller frees).
+ * @param len: returns their length.
+ * @param err: message on failure.
+ * @param errlen: size of err.
+ * @return 0, DOTPOOL_ECONFIG or DOTPOOL_ENOMEM.
+ */
+int dotpool_config_file_text(const char* path, int missing_ok, char** text,
+	size_t* len, char* err, size_t errlen);
+
+/**
+ * Parse settings text as if read from the file `path` (messages name it,
+ * cfg->path is set to it). dotpool_config_read is this on the file's bytes.
+ * @param cfg: settings to fill (holds defaults).
+ * @param path: the file the text is, or was, the contents of.
+ * @param text: the bytes (borrowed; need not be NUL-terminated).
+ * @param len: their length; a NUL byte inside is an error.
+ * @return as dotpool_config_read.
+ */
+int dotpool_config_read_text(struct dotpool_config* cfg, const char* path,
+	const char* text, size_t len, char* err, size_t errlen);
+
+/**
  * Read settings from a string (for tests); messages name `name` as file.
  * @return as dotpool_config_read.
  */
@@ -216,5 +244,37 @@ const struct dotpool_zone_cfg* dotpool_config_zone(
 const struct dotpool_upstream_cfg* dotpool_config_upstream(
 	const struct dotpool_config* cfg, const char* ip, int port,
 	const char* name);
+
+/** A forward zone of unbound.conf served over TLS, for the cross-checks. */
+struct dotpool_tls_forward {
+	/** the zone name as written */
+	const char* name;
+	/** its forward-addr values as written, NULL-terminated */
+	const char* const* addrs;
+};
+
+/**
+ * Report one problem of the cross-checks.
+ * @param msg: "file:line: key: reason".
+ * @param arg: the caller's.
+ */
+typedef void (*dotpool_config_report_t)(const char* msg, void* arg);
+
+/**
+ * Check the settings against the forward zones they refine: every zone:
+ * must name a TLS forward zone, every upstream: must be what some
+ * forward-addr of a TLS forward zone selects. A section that matches
+ * nothing is a typo whose settings (pins among them) would silently not
+ * apply.
+ * @param cfg: the settings.
+ * @param fwds: the TLS forward zones.
+ * @param n: how many.
+ * @param report: called once per problem.
+ * @param arg: for report.
+ * @return the number of problems, or DOTPOOL_ENOMEM.
+ */
+int dotpool_config_check_forwards(const struct dotpool_config* cfg,
+	const struct dotpool_tls_forward* fwds, size_t n,
+	dotpool_config_report_t report, void* arg);
 
 #endif /* DOTPOOL_CONFIG_H */

@@ -36,6 +36,10 @@ CONF
 if [ -f "$top/unbound.conf.sample" ]; then
 	{ host_part; printf 'include: "%s"\n' "$top/unbound.conf.sample"; } >"$tmp/sample.conf"
 	checkconf "unbound.conf.sample" "$tmp/sample.conf"
+	# As shipped, on a Debian system (its directory /etc/unbound and /run
+	# exist once Debian's unbound is installed): what an operator's first
+	# unbound-checkconf on it says.
+	checkconf "unbound.conf.sample as shipped" "$top/unbound.conf.sample"
 else flunk "unbound.conf.sample is missing"; fi
 
 # ---- the unbound.conf.d snippet, Debian style -------------------------------
@@ -72,16 +76,26 @@ else flunk "no unbound.conf in the DaemonSet's ConfigMap"; fi
 # ---- the systemd drop-in ---------------------------------------------------------------
 dropin=$top/packaging/systemd/unbound.service.d/dotpool.conf
 dropin_ok() {
-	# one [Service] section; only Environment= lines; DOTPOOL_CONF set
+	# one [Service] section; Environment= and Exec lines only; DOTPOOL_CONF set
 	awk '/^[[:space:]]*(#|$)/ {next}
 	     /^\[Service\]$/ {s++; next}
 	     /^\[/ {bad=1}
 	     /^Environment=DOTPOOL_CONF=\/etc\/unbound\/dotpool\.conf$/ {conf=1; next}
 	     /^Environment=/ {next}
+	     /^Exec(StartPre|Reload)=/ {next}
 	     {bad=1}
 	     END {exit !(s == 1 && conf && !bad)}' "$dropin"
 }
 check_that "systemd drop-in sets DOTPOOL_CONF for unbound.service" dropin_ok
+dropin_checks() {
+	# dotpool-checkconf before the start; on reload the unit's command is
+	# cleared, then both checkers, then the HUP, in that order
+	# shellcheck disable=SC2016 # $MAINPID is systemd's, not ours
+	[ "$(sed -n 's/^ExecStartPre=//p' "$dropin")" = /usr/sbin/dotpool-checkconf ] &&
+	[ "$(sed -n 's/^ExecReload=//p' "$dropin" | tr '\n' '|')" = \
+		'|/usr/sbin/unbound-checkconf|/usr/sbin/dotpool-checkconf|+/bin/kill -HUP $MAINPID|' ]
+}
+check_that "systemd drop-in runs dotpool-checkconf before start and before the reload's HUP" dropin_checks
 if command -v systemd-analyze >/dev/null && [ -f /lib/systemd/system/unbound.service ]; then
 	mkdir -p "$tmp/units/unbound.service.d"
 	cp /lib/systemd/system/unbound.service "$tmp/units/"

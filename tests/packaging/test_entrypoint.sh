@@ -9,6 +9,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 find_dynlib_unbound || skip_all "no dynlib unbound-checkconf (scripts/unbound-dynlib.sh builds it)"
 ep=$top/container/entrypoint.sh
+dp_checkconf=${DOTPOOL_CHECKCONF:-$top/dotpool-checkconf}
+[ -x "$dp_checkconf" ] || { echo "$name: dotpool-checkconf is not built at $dp_checkconf" >&2; exit 1; }
 ready=$top/container/dotpool-ready
 tmp=$(mktemp -d)
 srv_pid=
@@ -32,6 +34,7 @@ run_ep() {
 	out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DOTPOOL_RUN_DIR="$run" \
 		DOTPOOL_UNBOUND_CONF="$tmp/none/unbound.conf" DOTPOOL_MODULE="$tmp/dotpool.so" \
 		DOTPOOL_ROOT_KEY="$tmp/root.key" UNBOUND_CHECKCONF="$CHECKCONF" \
+		DOTPOOL_CHECKCONF="$dp_checkconf" \
 		UNBOUND="$UNBOUND_PREFIX/sbin/unbound" "${vars[@]}" sh "$ep" "${args[@]}" 2>&1)
 	rc=$?
 	conf=$run/unbound.conf
@@ -168,6 +171,32 @@ run_ep mdp DOTPOOL_UNBOUND_CONF="$tmp/mnt/unbound.conf" "$U" -- --check
 if [ "$rc" = 0 ] && [ ! -f "$tmp/run.mdp/dotpool.conf" ]; then
 	pass "a mounted dotpool.conf next to the config dir is used, none written"
 else flunk "mounted dotpool.conf: rc $rc, $(ls "$tmp/run.mdp")"; fi
+# ---- dotpool-checkconf before Unbound ---------------------------------------------
+printf 'dotpool:\n\tatempt-timeout: 500\n' >"$tmp/bad-dp.conf"
+run_ep dpbad "$U" DOTPOOL_CONF="$tmp/bad-dp.conf"
+expect_refused "--check: a bad dotpool.conf" "$tmp/bad-dp.conf:2: atempt-timeout: unknown key"
+run_ep dprun "$U" DOTPOOL_CONF="$tmp/bad-dp.conf" UNBOUND=echo -- ""
+expect_refused "start: a bad dotpool.conf stops the container" "Unbound not started"
+if grep -q -- "-d -p -c" <<<"$out"; then flunk "Unbound was started despite the bad dotpool.conf"
+else pass "Unbound not run after the failed check"; fi
+run_ep dpgood "$U" UNBOUND=echo -- ""
+if [ "$rc" = 0 ] && [ "$out" = "-d -p -c $tmp/run.dpgood/unbound.conf" ]; then
+	pass "start: the check passes silently, then Unbound runs"
+else flunk "start with good settings: rc $rc: $out"; fi
+printf 'zone:\n\tname: "exmaple.com."\n' >"$tmp/zone-dp.conf"
+run_ep dpzone "$U" DOTPOOL_CONF="$tmp/zone-dp.conf"
+expect_refused "--check: a zone: that matches no forward zone" \
+	"$tmp/zone-dp.conf:1: zone: \"exmaple.com.\" names no forward-zone"
+cat >"$tmp/mnt/unbound.conf" <<CONF
+server:
+	module-config: "dynlib validator iterator"
+dynlib:
+	dynlib-file: "$tmp/dotpool.so"
+CONF
+run_ep morder DOTPOOL_UNBOUND_CONF="$tmp/mnt/unbound.conf" UNBOUND=echo -- ""
+expect_refused "start: a mounted unbound.conf with a wrong module-config" \
+	"$tmp/mnt/unbound.conf:2: module-config \"dynlib validator iterator\""
+rm "$tmp/mnt/unbound.conf"
 run_ep cmd -- echo hello
 if [ "$out" = hello ]; then pass "other arguments run as a command"; else flunk "command: $out"; fi
 

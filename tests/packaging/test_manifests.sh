@@ -127,8 +127,9 @@ if find_dynlib_unbound; then
 		if out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${vars[@]}" DOTPOOL_RUN_DIR="$run" \
 			DOTPOOL_UNBOUND_CONF="$tmp/none/unbound.conf" DOTPOOL_MODULE="$tmp/dotpool.so" \
 			DOTPOOL_ROOT_KEY=/usr/share/dns/root.key UNBOUND_CHECKCONF="$CHECKCONF" \
+			DOTPOOL_CHECKCONF="${DOTPOOL_CHECKCONF:-$top/dotpool-checkconf}" \
 			sh "$ep" --check 2>&1); then
-			pass "$(basename "$(dirname "$envf")")/$(basename "$envf" .env): the entrypoint's config passes unbound-checkconf"
+			pass "$(basename "$(dirname "$envf")")/$(basename "$envf" .env): the entrypoint's config passes unbound-checkconf and dotpool-checkconf"
 		else flunk "$envf: $out"; fi
 	done
 	check_that "$n container environments checked (4 expected)" test "$n" -ge 4

@@ -121,6 +121,9 @@ chroot "$root" /usr/sbin/unbound -V | grep -q -- '--with-dynlibmodule' ||
 module=$(chroot "$root" dpkg -L unbound-dotpool | grep '/dotpool\.so$' | head -n 1)
 [ -n "$module" ] || fail "unbound-dotpool ships no dotpool.so"
 for f in /lib/systemd/system/unbound.service.d/dotpool.conf \
+	/usr/sbin/dotpool-checkconf \
+	/usr/share/man/man5/dotpool.conf.5.gz \
+	/usr/share/man/man8/dotpool-checkconf.8.gz \
 	/usr/share/doc/unbound-dotpool/unbound.conf.sample; do
 	[ -f "$root$f" ] || fail "unbound-dotpool does not ship $f"
 done
@@ -204,6 +207,9 @@ forward-zone:
 CONF
 chroot "$root" /usr/sbin/unbound-checkconf /etc/dotpool-test/unbound.conf >/dev/null ||
 	fail "the installed unbound-checkconf rejects the test configuration"
+chroot "$root" /usr/sbin/dotpool-checkconf -c /etc/dotpool-test/unbound.conf \
+	/etc/dotpool-test/dotpool.conf >/dev/null ||
+	fail "the installed dotpool-checkconf rejects the test configuration"
 chroot "$root" env DOTPOOL_CONF=/etc/dotpool-test/dotpool.conf \
 	/usr/sbin/unbound -d -c /etc/dotpool-test/unbound.conf &
 pids+=($!)
