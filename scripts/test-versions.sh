@@ -78,6 +78,7 @@ build() {
 	if [ ! -f "$b/Makefile" ] || [ "$out/src/configure" -nt "$b/Makefile" ] ||
 	   ! grep -q "^UNBOUND_SRC = $UB_SRC\$" "$b/Makefile"; then
 		(cd "$b" && "$out/src/configure" --with-unbound-src="$UB_SRC" \
+			--enable-version-matrix \
 			>"$b/configure.out" 2>&1) ||
 			{ log "$1: configure failed, see $b/configure.out"; return 1; }
 	fi
@@ -134,32 +135,34 @@ abi_env() {
 }
 abi_test=tests/integration/test_abi_mismatch.sh
 declare -A prefix_of
+# peer NAME: NAME's module built (once), for the ABI test of another entry.
+peer() {
+	[ -n "${prefix_of[$1]:-}" ] && return 0
+	built "$1" || return 1
+	prefix_of[$1]=$UB_PREFIX
+}
 for name in $want; do
+	ABI_ENV=
 	case $name in
 	1.17.1)
-		built 1.17.1 && prefix_of[1.17.1]=$UB_PREFIX || true ;;
+		peer 1.17.1 || true ;;
 	1.26.0)
-		if built 1.26.0; then
-			prefix_of[1.26.0]=$UB_PREFIX
-			ABI_ENV=
+		# the full suite, with the ABI test against 1.17.1 in it
+		if peer 1.17.1 && peer 1.26.0; then
+			abi_env 1.17.1 "${prefix_of[1.17.1]}"
 			check 1.26.0
-			if [ -n "${prefix_of[1.17.1]:-}" ]; then
-				abi_env 1.17.1 "${prefix_of[1.17.1]}"
-				check 1.26.0 "$abi_test"
-			fi
 		fi ;;
 	1.26.0-fedora)
-		if built 1.26.0-fedora; then
-			ABI_ENV=
-			check 1.26.0-fedora $(unit_tests "$out/build-1.26.0-fedora")
-			if [ -n "${prefix_of[1.26.0]:-}" ]; then
-				abi_env 1.26.0 "${prefix_of[1.26.0]}"
-				check 1.26.0-fedora "$abi_test"
-			fi
+		# unit suites, and the ABI test against plain 1.26.0
+		if peer 1.26.0 && built 1.26.0-fedora; then
+			abi_env 1.26.0 "${prefix_of[1.26.0]}"
+			# shellcheck disable=SC2046
+			check 1.26.0-fedora $(unit_tests "$out/build-1.26.0-fedora") \
+				"$abi_test"
 		fi ;;
 	*)
 		if built "$name"; then
-			ABI_ENV=
+			# shellcheck disable=SC2046
 			check "$name" $(unit_tests "$out/build-$name")
 		fi ;;
 	esac
