@@ -119,10 +119,11 @@ check() {
 	pass=$((pass + p)); fail=$((fail + f))
 	log "$name: make check${1:+ (${#@} suites)}: $p passed, $f failed ($(stamp "$t"))"
 	if [ "$f" != 0 ]; then
-		for x in $(grep -l '^:test-result: \(FAIL\|ERROR\)' \
-			$(find "$b" -name '*.trs') 2>/dev/null); do
-			echo "===== ${x%.trs}.log"; tail -n 40 "${x%.trs}.log"
-		done
+		find "$b" -name '*.trs' -exec grep -l \
+			'^:test-result: \(FAIL\|ERROR\)' {} + 2>/dev/null |
+			while read -r x; do
+				echo "===== ${x%.trs}.log"; tail -n 40 "${x%.trs}.log"
+			done
 	fi
 }
 # a build failure counts as one failed test
