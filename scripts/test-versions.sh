@@ -34,6 +34,8 @@ all="1.17.1 1.26.0 1.26.0-fedora 1.19.2 1.22.0 1.24.2"
 want=${*:-$all}
 
 # ---- a pristine copy of the sources (tracked and new files, no build) ------
+git rev-parse --git-dir >/dev/null 2>&1 ||
+	{ log "needs a git checkout (it copies the files git knows)"; exit 1; }
 t=$(date +%s)
 rm -rf "$out/src.new"
 mkdir -p "$out/src.new"
