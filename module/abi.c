@@ -2,13 +2,17 @@
  * \file
  * ABI guard. The version and configure line are string constants compiled
  * into every Unbound daemon (it prints them for `unbound -V`), so finding
- * both, byte for byte, in the running executable identifies the build far
- * better than the version alone: the same version built with other options
- * has other struct layouts.
+ * both, each as a whole string, in the running executable identifies the
+ * build far better than the version alone: the same version built with
+ * other options has other struct layouts. The optional features are then
+ * probed by symbol, which catches a daemon whose configure line matches
+ * but whose build came out otherwise (a feature autodetected, a patched
+ * build).
  */
 #define _GNU_SOURCE 1 /* memmem */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +22,31 @@
 #include "dotpool/abi.h"
 #include "dotpool/error.h"
 
-/** Whether the NUL-terminated string s (with its NUL) occurs in the map. */
+/** What every refusal tells the operator to do; ends every message. */
+#define ABI_ADVICE "rebuild dotpool against the configured source tree " \
+	"of the running Unbound (the same version and configure line as " \
+	"`unbound -V` prints, plus --with-dynlibmodule) and load that build"
+
+/**
+ * Whether the string s occurs in the map as a whole string: NUL (or the
+ * start of the map) before it and its NUL after it. A match inside a longer
+ * string is another build: "--a --b" is not "--b".
+ */
 static int
 map_has_cstring(const unsigned char* map, size_t len, const char* s)
 {
-	return memmem(map, len, s, strlen(s) + 1) != NULL;
+	size_t n = strlen(s) + 1;
+	const unsigned char* p = map;
+	while(p < map + len) {
+		const unsigned char* hit = memmem(p, (size_t)(map + len - p),
+			s, n);
+		if(!hit)
+			return 0;
+		if(hit == map || hit[-1] == 0)
+			return 1;
+		p = hit + 1;
+	}
+	return 0;
 }
 
 /**
@@ -60,62 +84,188 @@ find_version(const unsigned char* map, size_t len, char* out, size_t outlen)
 	snprintf(out, outlen, "unknown");
 }
 
+/**
+ * Find the running daemon's configure line, for the message: the whole
+ * string that starts with "--" and holds --with-dynlibmodule (a daemon that
+ * loads dotpool has it). Returns a pointer into the map and its length, or
+ * NULL.
+ */
+static const char*
+find_confline(const unsigned char* map, size_t len, size_t* outlen)
+{
+	static const char key[] = "--with-dynlibmodule";
+	const unsigned char* p = map;
+	while(p < map + len) {
+		const unsigned char* hit = memmem(p, (size_t)(map + len - p),
+			key, sizeof(key) - 1);
+		const unsigned char* s, *e;
+		if(!hit)
+			return NULL;
+		for(s = hit; s > map && s[-1] != 0 && hit - s < 8192; s--)
+			;
+		e = memchr(hit, 0, (size_t)(map + len - hit));
+		if(e && e - s >= 2 && s[0] == '-' && s[1] == '-' &&
+			(s == map || s[-1] == 0)) {
+			*outlen = (size_t)(e - s);
+			return (const char*)s;
+		}
+		p = hit + 1;
+	}
+	return NULL;
+}
+
+/** A growing message; on allocation failure it stays NULL. */
+struct msg {
+	/** the text or NULL */
+	char* s;
+	/** its length */
+	size_t len;
+	/** an allocation failed */
+	int oom;
+};
+
+/** Append printf-style to the message. */
+static void
+msg_add(struct msg* m, const char* fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+msg_add(struct msg* m, const char* fmt, ...)
+{
+	va_list ap;
+	int n;
+	char* ns;
+	if(m->oom)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if(n < 0 || !(ns = realloc(m->s, m->len + (size_t)n + 1))) {
+		m->oom = 1;
+		return;
+	}
+	m->s = ns;
+	va_start(ap, fmt);
+	vsnprintf(m->s + m->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	m->len += (size_t)n;
+}
+
+/** List the features a build has: " (with a, b; without c)". */
+static void
+msg_features(struct msg* m, const struct dotpool_abi_feature* features,
+	size_t nfeatures, const int* have)
+{
+	const char* sep = " (";
+	size_t i;
+	int pass, any;
+	if(nfeatures == 0)
+		return;
+	for(pass = 1; pass >= 0; pass--) {
+		any = 0;
+		for(i = 0; i < nfeatures; i++) {
+			int h = have ? have[i] : features[i].expected;
+			if(h != pass)
+				continue;
+			msg_add(m, "%s%s%s", any ? ", " : sep, any ? "" :
+				(pass ? "with " : "without "),
+				features[i].name);
+			any = 1;
+			sep = "; ";
+		}
+	}
+	msg_add(m, ")");
+}
+
+/** Hand the message to the caller (NULL when memory ran out). */
+static void
+msg_done(struct msg* m, char** err)
+{
+	if(m->oom) {
+		free(m->s);
+		m->s = NULL;
+	}
+	*err = m->s;
+}
+
 int
 dotpool_abi_check(const char* exe, const char* version,
 	const char* confline, const struct dotpool_abi_feature* features,
-	size_t nfeatures, void* (*lookup)(const char* symbol),
-	char* err, size_t errlen)
+	size_t nfeatures, void* (*lookup)(const char* symbol), char** err)
 {
 	int fd = -1, ret = DOTPOOL_EIO;
 	struct stat st;
 	unsigned char* map = MAP_FAILED;
-	char want[256], running[64];
-	size_t i;
+	char running[64];
+	char* want = NULL;
+	int* have = NULL;
+	struct msg m = { NULL, 0, 0 };
+	const char* rline;
+	size_t i, rlen = 0;
+	int bad_version, bad_line, bad_feature = 0;
 
-	snprintf(want, sizeof(want), "unbound %s", version);
+	*err = NULL;
 	fd = open(exe, O_RDONLY | O_CLOEXEC);
 	if(fd == -1 || fstat(fd, &st) != 0 || st.st_size <= 0) {
-		snprintf(err, errlen, "cannot read %s to check the Unbound "
-			"build: %s", exe, strerror(errno));
+		msg_add(&m, "cannot read %s to check the Unbound build: %s",
+			exe, strerror(errno));
 		goto done;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if(map == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map %s to check the Unbound "
-			"build: %s", exe, strerror(errno));
+		msg_add(&m, "cannot map %s to check the Unbound build: %s",
+			exe, strerror(errno));
 		goto done;
 	}
-	ret = DOTPOOL_EINVAL;
+	ret = DOTPOOL_ENOMEM;
+	if(!(want = malloc(strlen(version) + sizeof("unbound "))) ||
+		(nfeatures && !(have = calloc(nfeatures, sizeof(*have)))))
+		goto done;
+	sprintf(want, "unbound %s", version);
 	find_version(map, (size_t)st.st_size, running, sizeof(running));
-	if(!map_has_cstring(map, (size_t)st.st_size, want)) {
-		snprintf(err, errlen, "dotpool was built for Unbound %s but "
-			"the running Unbound is %s: rebuild dotpool against "
-			"the configured source tree of the running Unbound",
-			version, running);
-		goto done;
-	}
-	if(!map_has_cstring(map, (size_t)st.st_size, confline)) {
-		snprintf(err, errlen, "dotpool was built for Unbound %s "
-			"configured as '%s', but the running Unbound %s was "
-			"configured differently (see unbound -V): rebuild "
-			"dotpool against its configured source tree",
-			version, confline, running);
-		goto done;
-	}
-	for(i = 0; lookup && i < nfeatures; i++) {
-		int have = lookup(features[i].symbol) != NULL;
-		if(have != features[i].expected) {
-			snprintf(err, errlen, "dotpool was built for Unbound "
-				"%s %s %s, but the running Unbound %s %s it: "
-				"rebuild dotpool against its source tree",
-				version, features[i].expected?"with":"without",
-				features[i].name, running,
-				have?"has":"lacks");
-			goto done;
-		}
+	bad_version = !map_has_cstring(map, (size_t)st.st_size, want);
+	bad_line = !map_has_cstring(map, (size_t)st.st_size, confline);
+	for(i = 0; i < nfeatures; i++) {
+		have[i] = lookup ? lookup(features[i].symbol) != NULL :
+			features[i].expected;
+		if(have[i] != features[i].expected)
+			bad_feature = 1;
 	}
 	ret = 0;
+	if(!bad_version && !bad_line && !bad_feature)
+		goto done;
+	ret = DOTPOOL_EINVAL;
+	/* one line: both builds, what differs, what to do */
+	msg_add(&m, "dotpool was built for Unbound %s", version);
+	msg_features(&m, features, nfeatures, NULL);
+	msg_add(&m, " configured as '%s', but the running Unbound is %s",
+		confline, running);
+	if(lookup)
+		msg_features(&m, features, nfeatures, have);
+	rline = find_confline(map, (size_t)st.st_size, &rlen);
+	if(rline)
+		msg_add(&m, " configured as '%.*s'", (int)rlen, rline);
+	msg_add(&m, " (differs in %s%s%s%s%s)", bad_version ? "version" : "",
+		bad_version && (bad_line || bad_feature) ? ", " : "",
+		bad_line ? "configure line" : "",
+		bad_line && bad_feature ? ", " : "",
+		bad_feature ? "optional features" : "");
+	for(i = 0; i < nfeatures; i++)
+		if(have[i] != features[i].expected)
+			msg_add(&m, "; dotpool's build %s %s, the running one "
+				"%s", features[i].expected ? "has" : "lacks",
+				features[i].name, have[i] ? "has it" :
+				"lacks it");
+	msg_add(&m, ": " ABI_ADVICE);
 done:
+	if(ret == 0) {
+		free(m.s);
+		m.s = NULL;
+	} else if(ret == DOTPOOL_ENOMEM)
+		m.oom = 1;
+	msg_done(&m, err);
+	free(want);
+	free(have);
 	if(map != MAP_FAILED)
 		munmap(map, (size_t)st.st_size);
 	if(fd != -1)

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 #include "util/log.h"
+#include "util/locks.h"
 #include "util/config_file.h"
 #include "util/netevent.h"
 #include "util/net_help.h"
@@ -102,13 +103,32 @@ abi_guard(void)
 			0
 #endif
 		},
+		/* struct config_file has redis fields */
+		{ "redis", "redis_backend",
+#ifdef USE_REDIS
+			1
+#else
+			0
+#endif
+		},
+		/* lock checks change every lock, the forwarders' one too */
+		{ "lock checks", "checklock_start",
+#ifdef USE_THREAD_DEBUG
+			1
+#else
+			0
+#endif
+		},
 		{ "dynlib module", "dynlibmod_get_funcblock", 1 }
 	};
-	char err[1024];
+	char* err = NULL;
 	if(dotpool_abi_check("/proc/self/exe", PACKAGE_VERSION, CONFCMDLINE,
 		features, sizeof(features)/sizeof(features[0]), lookup_symbol,
-		err, sizeof(err)) != 0) {
-		log_err("dotpool: %s", err);
+		&err) != 0) {
+		/* the whole message: it ends with what to do */
+		log_err("dotpool: not loaded: %s", err ? err : "out of memory "
+			"checking the Unbound build");
+		free(err);
 		return 0;
 	}
 	return 1;

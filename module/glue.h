@@ -151,6 +151,9 @@ struct dotpool_q {
 	struct event htimer;
 	/** whether htimer is assigned and may be pending */
 	int htimer_set;
+	/** empty NOERROR answers so far (counted where Unbound's own
+	 * iterator counts them) */
+	int empty_nodata;
 	/** when the query started, ms of Unbound's clock */
 	uint64_t start_ms;
 };

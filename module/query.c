@@ -6,6 +6,7 @@
  * check and scrub the answer, chase CNAMEs, store, return.
  */
 #include "module/glue.h"
+#include "module/compat.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,23 +51,30 @@ now_ms(struct module_env* env)
 }
 
 /**
- * The TLS forward zone for a name, or NULL. DS lives in the parent, so a DS
- * query is looked up one label higher, as the iterator does.
+ * Find the TLS forward zone for a name and copy it into the query
+ * (set_zone). DS lives in the parent, so a DS query is looked up one label
+ * higher, as the iterator does. The forwarders change at run time and are
+ * read under their lock: nothing of them is kept past this call.
+ * @return 1 when the zone is ours and copied, 0 when it is not ours, -1
+ *	out of memory.
  */
-static struct delegpt*
-tls_forward(struct module_env* env, struct query_info* q)
+static int
+tls_forward(struct dotpool_q* dq, struct query_info* q)
 {
+	struct module_env* env = dq->qstate->env;
 	uint8_t* name = q->qname;
 	size_t len = q->qname_len;
 	struct delegpt* dp;
+	int r = 0;
 	if(q->qtype == LDNS_RR_TYPE_DS && !dname_is_root(name))
 		dname_remove_label(&name, &len);
-	dp = forwards_lookup(env->fwds, name, q->qclass);
-	if(!dp || !(dp->ssl_upstream || env->cfg->ssl_upstream))
-		return NULL;
-	if(!dp->target_list)
-		return NULL; /* forward-host only: the iterator resolves it */
-	return dp;
+	if(!(dp = dotpool_fwd_lookup(env->fwds, name, q->qclass)))
+		return 0;
+	/* forward-host only: the iterator resolves it */
+	if((dp->ssl_upstream || env->cfg->ssl_upstream) && dp->target_list)
+		r = set_zone(dq, dp) == 0 ? 1 : -1;
+	dotpool_fwd_unlock(env->fwds);
+	return r;
 }
 
 /** The zone's policy, hedging and authentication profile, from its zone:
@@ -93,27 +101,27 @@ dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
 	int id)
 {
 	struct dotpool_q* dq;
-	struct delegpt* dp;
+	struct dotpool_q zone;
 	struct dotpool_worker* w;
 
 	if(!(qstate->query_flags & BIT_RD) || qstate->is_priming ||
 		qstate->qinfo.qclass == LDNS_RR_CLASS_ANY ||
 		qstate->qinfo.local_alias)
 		return NULL;
-	if(!(dp = tls_forward(qstate->env, &qstate->qinfo)))
-		return NULL;
 	if(!(w = dotpool_worker_get(de, qstate->env))) {
 		/* no trust configured or out of memory: Unbound's own
 		 * forwarding applies its own rules */
 		return NULL;
 	}
-	dq = regional_alloc_zero(qstate->region, sizeof(*dq));
-	if(!dq)
+	/* the zone is copied on the stack first: most queries are not ours;
+	 * set_zone reads the zone's settings through the worker */
+	memset(&zone, 0, sizeof(zone));
+	zone.qstate = qstate;
+	zone.w = w;
+	if(tls_forward(&zone, &qstate->qinfo) != 1)
 		return NULL;
-	dq->qstate = qstate;
-	dq->w = w;
-	/* env->fwds can change at run time: copy what we use now */
-	if(set_zone(dq, dp) != 0)
+	dq = regional_alloc_init(qstate->region, &zone, sizeof(*dq));
+	if(!dq)
 		return NULL;
 	dq->id = id;
 	dq->qchase = qstate->qinfo;
@@ -370,10 +378,8 @@ query_finish(struct dotpool_q* dq, struct dns_msg* msg)
 		/* the combination is validated as a whole */
 		msg->rep->security = sec_status_unchecked;
 		if(!qstate->no_cache_store)
-			iter_dns_store(qstate->env, &qstate->qinfo, msg->rep,
-				0, qstate->prefetch_leeway,
-				dq->dp->has_parent_side_NS, qstate->region,
-				qstate->query_flags, qstate->qstarttime);
+			dotpool_dns_store(qstate, &qstate->qinfo, msg->rep, 0,
+				dq->dp->has_parent_side_NS, qstate->region);
 	}
 	qstate->return_rcode = LDNS_RCODE_NOERROR;
 	qstate->return_msg = msg;
@@ -766,12 +772,11 @@ cache_lookup(struct dotpool_q* dq, int* chased)
 	struct dns_msg* msg = NULL;
 	uint8_t* dpname = NULL;
 	size_t dpnamelen = 0;
+	uint8_t dpname_storage[LDNS_MAX_DOMAINLEN + 1];
 	*chased = 0;
-	if(iter_stub_fwd_no_cache(qstate, &dq->qchase, &dpname, &dpnamelen)) {
-		qstate->no_cache_lookup = 1;
-		qstate->no_cache_store = 1;
-		return NULL;
-	}
+	if(dotpool_fwd_no_cache(qstate, &dq->qchase, &dpname, &dpnamelen,
+		dpname_storage, sizeof(dpname_storage)))
+		return NULL; /* marked no-cache as the iterator marks it */
 	if(qstate->blacklist || qstate->no_cache_lookup)
 		return NULL;
 	msg = dns_cache_lookup(env, dq->qchase.qname, dq->qchase.qname_len,
@@ -813,16 +818,15 @@ resolve(struct dotpool_q* dq)
 		struct dns_msg* msg;
 		int chased = 0;
 		if(dq->restarts > 0) {
-			struct delegpt* dp = tls_forward(dq->qstate->env,
-				&dq->qchase);
-			if(!dp) {
+			int r = tls_forward(dq, &dq->qchase);
+			if(r == 0) {
 				dotpool_query_clear(dq);
 				dq->qstate->minfo[dq->id] = NULL;
 				dq->qstate->ext_state[dq->id] =
 					module_wait_module;
 				return;
 			}
-			if(set_zone(dq, dp) != 0) {
+			if(r < 0) {
 				query_fail(dq, "out of memory");
 				return;
 			}
@@ -848,6 +852,23 @@ dotpool_query_start(struct dotpool_q* dq)
 	resolve(dq);
 }
 
+/**
+ * Whether another attempt for this name can start: attempts and time are
+ * left and some forward-addr was not tried yet.
+ */
+static int
+can_try_another(struct dotpool_q* dq)
+{
+	const struct dotpool_config* cfg = dq->w->de->cfg;
+	int i;
+	if(dq->attempts >= (int)cfg->max_attempts || budget_left(dq) < 10)
+		return 0;
+	for(i = 0; i < dq->ntargets; i++)
+		if(!(dq->tried & ((uint64_t)1 << i)))
+			return 1;
+	return 0;
+}
+
 /** An answer that is no use: tell the upstream's health, try another. */
 static void
 bad_answer(struct dotpool_q* dq, const char* why)
@@ -869,7 +890,8 @@ dotpool_query_result(struct dotpool_q* dq)
 	sldns_buffer pkt;
 	struct dns_msg* msg;
 	enum response_type type;
-	int rcode;
+	struct dotpool_scrub sc;
+	int rcode, empty_nodata;
 
 	if(dq->err != 0 || !dq->ans) {
 		verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
@@ -912,8 +934,8 @@ dotpool_query_result(struct dotpool_q* dq)
 		return;
 	}
 	prs->flags &= ~BIT_CD;
-	if(!scrub_message(&pkt, prs, &dq->qchase, dq->dp->name, env->scratch,
-		env, ie)) {
+	if(!dotpool_scrub_message(&pkt, prs, &dq->qchase, dq->dp->name,
+		env->scratch, env, qstate, ie, &sc)) {
 		bad_answer(dq, "answer failed the scrubber");
 		return;
 	}
@@ -932,7 +954,23 @@ dotpool_query_result(struct dotpool_q* dq)
 			"FORMERR/NOTIMPL");
 		return;
 	}
-	type = response_type_from_server(1, msg, &dq->qchase, dq->dp);
+	empty_nodata = dq->empty_nodata;
+	type = dotpool_response_type(msg, &dq->qchase, dq->dp,
+		&dq->empty_nodata, &sc);
+	if(dq->empty_nodata != empty_nodata &&
+		dq->empty_nodata < DOTPOOL_EMPTY_NODATA_RETRY_COUNT) {
+		/* An empty NOERROR without SOA: this Unbound's iterator asks
+		 * another server once before it believes one. Not a health
+		 * failure: the server answered. */
+		if(can_try_another(dq)) {
+			verbose(VERB_DETAIL, "dotpool: upstream %s: empty "
+				"answer without SOA, asking another",
+				dotpool_upstream_name(dq->up));
+			send_attempt(dq);
+			return;
+		}
+		type = RESPONSE_TYPE_ANSWER;
+	}
 	if(type == RESPONSE_TYPE_REFERRAL)
 		type = RESPONSE_TYPE_ANSWER; /* forwarding: no referrals */
 	if(type == RESPONSE_TYPE_THROWAWAY && rcode == LDNS_RCODE_YXDOMAIN)
@@ -958,11 +996,9 @@ dotpool_query_result(struct dotpool_q* dq)
 		dq->targets[dq->cur]->addrlen, qstate->region);
 	if(type == RESPONSE_TYPE_ANSWER) {
 		if(!qstate->no_cache_store)
-			iter_dns_store(env, &msg->qinfo, msg->rep,
+			dotpool_dns_store(qstate, &msg->qinfo, msg->rep,
 				dq->qchase.qtype != msg->qinfo.qtype,
-				qstate->prefetch_leeway,
-				dq->dp->has_parent_side_NS, qstate->region,
-				qstate->query_flags, qstate->qstarttime);
+				dq->dp->has_parent_side_NS, qstate->region);
 		query_finish(dq, msg);
 		return;
 	}
@@ -973,9 +1009,8 @@ dotpool_query_result(struct dotpool_q* dq)
 		return;
 	}
 	if(!qstate->no_cache_store)
-		iter_dns_store(env, &msg->qinfo, msg->rep, 1,
-			qstate->prefetch_leeway, dq->dp->has_parent_side_NS,
-			NULL, qstate->query_flags, qstate->qstarttime);
+		dotpool_dns_store(qstate, &msg->qinfo, msg->rep, 1,
+			dq->dp->has_parent_side_NS, NULL);
 	if(!restart(dq)) {
 		query_fail(dq, "CNAME chain too long");
 		return;

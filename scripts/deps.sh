@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages dotpool's build and tests need (idempotent).
-# Usage: scripts/deps.sh [--list|--check] [build|test|run|bench|pkg]...
+# Usage: scripts/deps.sh [--list|--check] [build|test|run|bench|pkg|upstream]...
 #   (default sets: build test)
 #   --list   print the packages of the sets, one a line, and install nothing
 #   --check  install nothing; exit 1 naming every package that is missing
 # These lists are the only place the project names the packages it uses:
-# tests/setup/test_deps.sh fails when a test calls a tool or reads a file
+# tests/setup/test_deps.py fails when a test calls a tool or reads a file
 # that no package of the test command's sets provides.
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -21,6 +21,12 @@ run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 # packaging (issue 6): .debs, lintian, the install test's chroot, lint
 pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
 	shellcheck yamllint python3-yaml knot-dnsutils openssl iproute2"
+# upstream Unbound releases from git archives (scripts/unbound-upstream.sh):
+# the parser generators, and what the fedora flavour's options link
+upstream_pkgs="build-essential autoconf automake libtool pkg-config bison flex
+	libssl-dev libevent-dev libexpat1-dev libnghttp2-dev libsystemd-dev
+	python3-dev swig libprotobuf-c-dev protobuf-c-compiler libfstrm-dev
+	libhiredis-dev"
 bench_pkgs="dnsperf dnsdist knot-resolver gnuplot-nox stubby iproute2 python3
 	openssl util-linux"
 
@@ -38,6 +44,7 @@ for what in "${@:-build test}"; do
 		run) want="$want $run_pkgs" ;;
 		bench) want="$want $bench_pkgs" ;;
 		pkg) want="$want $pkg_pkgs" ;;
+		upstream) want="$want $upstream_pkgs" ;;
 		*) echo "deps.sh: unknown set '$w'" >&2; exit 2 ;;
 		esac
 	done

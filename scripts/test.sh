@@ -4,12 +4,14 @@
 # build and install test (`make check-packages`: rebuilds Debian's unbound
 # with dynlib as a .deb, builds unbound-dotpool, installs both from a local
 # apt repository into a chroot and resolves through them; about 8 minutes
-# the first time). DOTPOOL_SKIP_PACKAGES=1 leaves that last step out.
+# the first time). DOTPOOL_SKIP_PACKAGES=1 leaves that step out. Then the
+# Unbound version matrix (scripts/test-versions.sh; DOTPOOL_SKIP_VERSIONS=1
+# leaves it out).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 start=$(date +%s)
-DOTPOOL_DEPS="build test pkg" scripts/build.sh >/dev/null
+DOTPOOL_DEPS="build test pkg upstream" scripts/build.sh >/dev/null
 echo "test.sh: built in $(( $(date +%s) - start )) s"
 rc=0
 make check -j1 || rc=$?
@@ -26,6 +28,14 @@ if [ "$rc" = 0 ] && [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ]; then
 	[ "$pkg_rc" = 0 ] || rc=$pkg_rc
 	echo "test.sh: check-packages done at $(( $(date +%s) - start )) s"
 fi
+# The Unbound version matrix (scripts/test-versions.sh): the full suite on
+# 1.26.0, build + unit tests on 1.19.2, 1.22.0, 1.24.2 and Fedora's 1.26.0,
+# the cross-build ABI test; its counts join the closing line.
+rm -f .versions/summary
+if [ "${DOTPOOL_SKIP_VERSIONS:-0}" != 1 ]; then
+	scripts/test-versions.sh || rc=1
+	echo "test.sh: version matrix done at $(( $(date +%s) - start )) s"
+fi
 # One closing line in the plain form CI reads: the make check suites plus
 # the package test.
 pass=$(sed -n 's/^# PASS: *//p' test-suite.log 2>/dev/null || echo 0)
@@ -33,6 +43,10 @@ fail=$(( $(sed -n 's/^# FAIL: *//p' test-suite.log 2>/dev/null || echo 0) +
 	$(sed -n 's/^# ERROR: *//p' test-suite.log 2>/dev/null || echo 0) ))
 if [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ] && [ -n "${pkg_rc:-}" ]; then
 	if [ "$pkg_rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+fi
+if [ "${DOTPOOL_SKIP_VERSIONS:-0}" != 1 ]; then
+	read -r vpass vfail 2>/dev/null <.versions/summary || { vpass=0; vfail=1; }
+	pass=$(( ${pass:-0} + vpass )); fail=$(( ${fail:-0} + vfail ))
 fi
 echo "tests: ${pass:-0} passed, ${fail:-0} failed"
 exit "$rc"

@@ -4,8 +4,9 @@
  * configure options and even distribution patches, and a module built for
  * one build must never run inside another. At load, the module checks that
  * the running executable carries the version and configure line of the
- * Unbound tree it was compiled against, and that optional features are
- * present or absent as they were in that tree.
+ * Unbound tree it was compiled against (each as a whole string), and that
+ * the optional features that change the structs dotpool reads are present
+ * or absent as they were in that tree.
  */
 #ifndef DOTPOOL_ABI_H
 #define DOTPOOL_ABI_H
@@ -30,14 +31,14 @@ struct dotpool_abi_feature {
  * @param nfeatures: its length.
  * @param lookup: returns non-NULL when a symbol exists in the running
  *	process (dlsym); may be NULL to skip the feature check.
- * @param err: returns one line naming both builds on mismatch.
- * @param errlen: size of err.
+ * @param err: on failure, returns one line (allocated, whole, caller
+ *	frees) naming both builds and ending with what to do; NULL on success
+ *	and when memory ran out.
  * @return 0 when the build matches, DOTPOOL_EINVAL on mismatch,
- *	DOTPOOL_EIO when the executable cannot be read.
+ *	DOTPOOL_EIO when the executable cannot be read, DOTPOOL_ENOMEM.
  */
 int dotpool_abi_check(const char* exe, const char* version,
 	const char* confline, const struct dotpool_abi_feature* features,
-	size_t nfeatures, void* (*lookup)(const char* symbol),
-	char* err, size_t errlen);
+	size_t nfeatures, void* (*lookup)(const char* symbol), char** err);
 
 #endif /* DOTPOOL_ABI_H */

@@ -66,6 +66,7 @@ FAULTS = {
     "tc": "TC bit set, no records",
     "servfail": "rcode SERVFAIL",
     "refused": "rcode REFUSED",
+    "empty": "rcode NOERROR and no records at all, not even an SOA",
     "slow-drip": "write the answer one byte every ARG ms (default 100)",
     "big": "a 65535-byte answer (EDNS padding if the query had EDNS, "
            "else many A records; ARG 'records' forces records)",
@@ -502,10 +503,12 @@ class Conn:
             elif len(self.held) > 1:
                 STATE.fired(fault)
             return
-        if fault in ("tc", "servfail", "refused"):
+        if fault in ("tc", "servfail", "refused", "empty"):
             STATE.fired(fault)
             if fault == "tc":
                 ans = build_answer(q, tc=True)
+            elif fault == "empty":
+                ans = build_answer(q, rcode=RC_NOERROR)
             else:
                 ans = build_answer(q, rcode=RC_SERVFAIL if fault ==
                                    "servfail" else RC_REFUSED)

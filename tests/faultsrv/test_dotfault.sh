@@ -82,6 +82,11 @@ out=$(q d.example.test A)
 grep -q 'status: SERVFAIL' <<<"$out" && grep -q 'ANSWER: 0' <<<"$out" &&
 	ok "servfail" || fail "servfail: $out"
 
+ctl set fault empty >/dev/null
+out=$(q d.example.test A)
+grep -q 'status: NOERROR' <<<"$out" && grep -q 'ANSWER: 0' <<<"$out" &&
+	grep -q 'AUTHORITY: 0' <<<"$out" && ok "empty" || fail "empty: $out"
+
 ctl set fault wrong-id >/dev/null
 out=$(q e.example.test A)
 grep -q 'reply ID .* is different from query ID' <<<"$out" &&

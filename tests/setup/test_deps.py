@@ -19,7 +19,7 @@ import sys
 
 TOP = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
-SETS = ["build", "test", "pkg"]
+SETS = ["build", "test", "pkg", "upstream"]
 # Tools the tests use when present and do without otherwise, each with why.
 OPTIONAL = {
     "helm": "not packaged in Debian 12; the chart is rendered by "

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Build an upstream Unbound release with the dynlib module, for building and
+# testing dotpool against Unbound versions Debian does not ship.
+#
+# Usage: scripts/unbound-upstream.sh VERSION [plain|fedora] [--headers-only]
+#
+# The source is the shared release tarball (git archive of the release tag),
+# checked against its SHA256SUMS: $DOTPOOL_UNBOUND_TARBALLS (default
+# /work/shared/unbound-src, or ../shared/unbound-src next to the checkout).
+# Result, cached under $DOTPOOL_CACHE (default .cache/ in the checkout):
+#   .cache/unbound-VERSION-FLAVOR/src     the configured source tree
+#   .cache/unbound-VERSION-FLAVOR/prefix  the installed build
+#   .cache/unbound-VERSION-FLAVOR/.built  stamp of a complete build
+# A second run does nothing. --headers-only configures the tree (enough to
+# compile dotpool against it; stamp .configured) without make; a later full
+# run builds in the same tree.
+#
+# Flavours (both add --with-dynlibmodule; paths always under the prefix):
+#   plain   a minimal configure line: libevent, pthreads, OpenSSL, no
+#           optional module. It is the no-subnet, no-cachedb ABI, so the test
+#           matrix holds both layouts of struct module_qstate (Debian's 1.17.1
+#           and the fedora flavour have --enable-subnet).
+#   fedora  Fedora's unbound.spec options: subnet, ipsecmod, cachedb (with
+#           hiredis), dnstap, systemd, nghttp2, python module and pyunbound.
+#
+# Prints, on its last line, the shell assignments callers need:
+#   UNBOUND_SRC=<configured source tree>  UNBOUND_PREFIX=<install prefix>
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${DOTPOOL_CACHE:-$here/.cache}
+log() { printf 'unbound-upstream: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+version=
+flavour=plain
+headers_only=
+for a in "$@"; do
+	case $a in
+	--headers-only) headers_only=1 ;;
+	plain|fedora) flavour=$a ;;
+	[0-9]*.[0-9]*.[0-9]*) version=$a ;;
+	*) die "usage: $0 VERSION [plain|fedora] [--headers-only]" ;;
+	esac
+done
+[ -n "$version" ] || die "usage: $0 VERSION [plain|fedora] [--headers-only]"
+
+tarballs=${DOTPOOL_UNBOUND_TARBALLS:-}
+if [ -z "$tarballs" ]; then
+	for d in /work/shared/unbound-src "$here/../shared/unbound-src" \
+		"$here/../../shared/unbound-src"; do
+		[ -f "$d/SHA256SUMS" ] && { tarballs=$d; break; }
+	done
+fi
+[ -n "$tarballs" ] && [ -f "$tarballs/SHA256SUMS" ] ||
+	die "no release tarballs: set DOTPOOL_UNBOUND_TARBALLS to the folder with SHA256SUMS"
+tarball=unbound-$version.tar.gz
+[ -f "$tarballs/$tarball" ] || die "$tarballs/$tarball does not exist"
+
+work=$cache/unbound-$version-$flavour
+src=$work/src
+prefix=$work/prefix
+done_line="UNBOUND_SRC=$src UNBOUND_PREFIX=$prefix"
+if [ -f "$work/.built" ] && [ -x "$prefix/sbin/unbound" ] &&
+   [ -f "$src/config.h" ]; then
+	log "cached: $work"
+	echo "$done_line"
+	exit 0
+fi
+if [ -n "$headers_only" ] && [ -f "$work/.configured" ] &&
+   [ -f "$src/config.h" ]; then
+	log "cached (configured): $work"
+	echo "$done_line"
+	exit 0
+fi
+
+# The Debian packages each flavour needs (scripts/deps.sh, set upstream).
+"$here/scripts/deps.sh" upstream
+
+mkdir -p "$work"
+if [ ! -f "$work/.configured" ]; then
+	# Only the line for this tarball: the others need not be present.
+	(cd "$tarballs" && grep "  $tarball\$" SHA256SUMS | sha256sum -c --quiet -) ||
+		die "$tarballs/$tarball does not match its SHA256SUMS entry"
+	rm -rf "$src" "$work/unpack"
+	mkdir -p "$work/unpack"
+	tar -xzf "$tarballs/$tarball" -C "$work/unpack"
+	mv "$work/unpack/unbound-$version" "$src"
+	rm -rf "$work/unpack"
+
+	common=(--prefix="$prefix" --sysconfdir="$prefix/etc"
+		--localstatedir="$prefix/var" --with-dynlibmodule
+		--with-libevent --with-pthreads --with-ssl --disable-rpath
+		--disable-static)
+	case $flavour in
+	plain)
+		opts=("${common[@]}" --with-pidfile="$prefix/var/unbound.pid"
+			--with-rootkey-file="$prefix/etc/root.key"
+			--with-chroot-dir="" --with-run-dir="$prefix/var")
+		;;
+	fedora)
+		# unbound.spec, with its paths moved under the prefix.
+		opts=("${common[@]}" --enable-relro-now --enable-pie
+			--enable-subnet --enable-ipsecmod --enable-sha2
+			--disable-gost --enable-ecdsa
+			--enable-linux-ip-local-port-range
+			--enable-cachedb --with-libhiredis
+			--enable-dnstap --enable-systemd --with-libnghttp2
+			--with-pythonmodule --with-pyunbound
+			--with-conf-file="$prefix/etc/unbound/unbound.conf"
+			--with-share-dir="$prefix/share/unbound"
+			--with-pidfile="$prefix/var/run/unbound/unbound.pid"
+			--with-rootkey-file="$prefix/var/lib/unbound/root.key"
+			--with-username=unbound)
+		;;
+	esac
+	log "configuring $version ($flavour)"
+	(cd "$src" && PYTHON=python3 nice -n 10 ./configure "${opts[@]}" \
+		>"$work/configure.log" 2>&1) ||
+		die "configure failed, see $work/configure.log"
+	grep -q '^#define WITH_DYNLIBMODULE 1' "$src/config.h" ||
+		die "configure did not enable the dynlib module"
+	touch "$work/.configured"
+fi
+if [ -n "$headers_only" ]; then
+	log "configured: $src"
+	echo "$done_line"
+	exit 0
+fi
+
+log "building $version ($flavour; a few minutes)"
+jobs=$(nproc); [ "$jobs" -gt 2 ] && jobs=2
+(cd "$src" && nice -n 10 make -j"$jobs" >"$work/build.log" 2>&1) ||
+	die "build failed, see $work/build.log"
+(cd "$src" && make install >"$work/install.log" 2>&1) ||
+	die "install failed, see $work/install.log"
+"$prefix/sbin/unbound" -V | grep -q dynlib ||
+	die "the built unbound does not list the dynlib module"
+touch "$work/.built"
+log "ready: $prefix/sbin/unbound"
+echo "$done_line"
