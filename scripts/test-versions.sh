@@ -12,6 +12,10 @@
 #   1.26.0-fedora  1.26.0 with Fedora's configure options, built and
 #                  installed: unit tests, plus the ABI test against plain
 #                  1.26.0 (subnet, cachedb... on one side only)
+#   1.17.1-asan    the module built with ASan and UBSan (--enable-sanitizers)
+#                  against Debian 12's tree: the integration suite, with
+#                  every Unbound under test preloading the ASan runtime; any
+#                  sanitizer report fails the test that produced it
 #   1.19.2 1.22.0 1.24.2
 #                  configured trees (headers only): build + unit tests
 #
@@ -30,7 +34,7 @@ t0=$(date +%s)
 log() { printf 'test-versions: %s\n' "$*"; }
 stamp() { printf '%d s' $(( $(date +%s) - $1 )); }
 
-all="1.17.1 1.26.0 1.26.0-fedora 1.19.2 1.22.0 1.24.2"
+all="1.17.1 1.26.0 1.26.0-fedora 1.17.1-asan 1.19.2 1.22.0 1.24.2"
 want=${*:-$all}
 
 # ---- a pristine copy of the sources (tracked and new files, no build) ------
@@ -59,7 +63,7 @@ log "sources ready ($(stamp "$t"))"
 unbound_tree() {
 	local v
 	case $1 in
-	1.17.1) v=$(scripts/unbound-dynlib.sh | tail -n 1) ;;
+	1.17.1|1.17.1-asan) v=$(scripts/unbound-dynlib.sh | tail -n 1) ;;
 	1.26.0) v=$(scripts/unbound-upstream.sh 1.26.0 plain | tail -n 1) ;;
 	1.26.0-fedora) v=$(scripts/unbound-upstream.sh 1.26.0 fedora | tail -n 1) ;;
 	*) v=$(scripts/unbound-upstream.sh "$1" plain --headers-only | tail -n 1) ;;
@@ -67,6 +71,13 @@ unbound_tree() {
 	UB_SRC=$(printf '%s\n' "$v" | sed -n 's/.*UNBOUND_SRC=\([^ ]*\).*/\1/p')
 	UB_PREFIX=$(printf '%s\n' "$v" | sed -n 's/.*UNBOUND_PREFIX=\([^ ]*\).*/\1/p')
 	[ -n "$UB_SRC" ]
+}
+
+# build_flags NAME: configure options of the module build for NAME.
+build_flags() {
+	case $1 in
+	*-asan) echo --enable-sanitizers ;;
+	esac
 }
 
 # build NAME: configure and make the module against NAME's tree, -Werror.
@@ -80,7 +91,7 @@ build() {
 	if [ ! -f "$b/Makefile" ] || [ "$out/src/configure" -nt "$b/Makefile" ] ||
 	   ! grep -q "^UNBOUND_SRC = $UB_SRC\$" "$b/Makefile"; then
 		(cd "$b" && "$out/src/configure" --with-unbound-src="$UB_SRC" \
-			--enable-version-matrix \
+			--enable-version-matrix $(build_flags "$1") \
 			>"$b/configure.out" 2>&1) ||
 			{ log "$1: configure failed, see $b/configure.out"; return 1; }
 	fi
@@ -90,11 +101,13 @@ build() {
 	log "$1: module built with -Werror ($(stamp "$t"))"
 }
 
-# unit_tests DIR: the unit suites of a configured build dir.
-unit_tests() {
-	printf 'print-unit-tests:\n\t@echo $(UNIT_TESTS)\n' |
-		make -s -C "$1" -f Makefile -f - print-unit-tests
+# make_var DIR VAR: a variable of a configured build dir's Makefile.
+make_var() {
+	printf 'print-var:\n\t@echo $(%s)\n' "$2" |
+		make -s -C "$1" -f Makefile -f - print-var
 }
+# unit_tests DIR: the unit suites of a configured build dir.
+unit_tests() { make_var "$1" UNIT_TESTS; }
 
 pass=0 fail=0
 # check NAME TESTS...: make check in NAME's build dir (all tests if none),
@@ -162,6 +175,13 @@ for name in $want; do
 			# shellcheck disable=SC2046
 			check 1.26.0-fedora $(unit_tests "$out/build-1.26.0-fedora") \
 				"$abi_test"
+		fi ;;
+	1.17.1-asan)
+		# the integration suite with the ASan+UBSan module
+		if built 1.17.1-asan; then
+			# shellcheck disable=SC2046
+			check 1.17.1-asan $(make_var "$out/build-1.17.1-asan" \
+				INTEGRATION_TESTS | tr ' ' '\n' | grep -vxF "$abi_test")
 		fi ;;
 	*)
 		if built "$name"; then

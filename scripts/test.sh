@@ -22,6 +22,12 @@ if [ "$rc" != 0 ]; then
 	done
 fi
 echo "test.sh: make check done at $(( $(date +%s) - start )) s"
+# The unit and component tier under ThreadSanitizer (about a minute):
+# counted as one test.
+tsan_rc=0
+make check-tsan || tsan_rc=$?
+[ "$tsan_rc" = 0 ] || rc=$tsan_rc
+echo "test.sh: check-tsan done at $(( $(date +%s) - start )) s"
 if [ "$rc" = 0 ] && [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ]; then
 	pkg_rc=0
 	make check-packages || pkg_rc=$?
@@ -36,11 +42,12 @@ if [ "${DOTPOOL_SKIP_VERSIONS:-0}" != 1 ]; then
 	scripts/test-versions.sh || rc=1
 	echo "test.sh: version matrix done at $(( $(date +%s) - start )) s"
 fi
-# One closing line in the plain form CI reads: the make check suites plus
-# the package test.
+# One closing line in the plain form CI reads: the make check suites, the
+# TSan run, the package test and the version matrix.
 pass=$(sed -n 's/^# PASS: *//p' test-suite.log 2>/dev/null || echo 0)
 fail=$(( $(sed -n 's/^# FAIL: *//p' test-suite.log 2>/dev/null || echo 0) +
 	$(sed -n 's/^# ERROR: *//p' test-suite.log 2>/dev/null || echo 0) ))
+if [ "$tsan_rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 if [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ] && [ -n "${pkg_rc:-}" ]; then
 	if [ "$pkg_rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 fi

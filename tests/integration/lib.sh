@@ -702,8 +702,11 @@ EOF
 	# runtime comes first: preload it then, even without DOTPOOL_LSAN=1.
 	if [ "${DOTPOOL_LSAN:-0}" = 1 ] || { [ "$vg" != 1 ] &&
 		grep -q libasan <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)"; }; then
+		# UBSan (built in with ASan by --enable-sanitizers) reports
+		# to its own files, asan.ubsan.*, which fail the stop too
 		envs+=("LD_PRELOAD=$(gcc -print-file-name=libasan.so)"
-			"ASAN_OPTIONS=detect_leaks=1:log_path=$d/asan:exitcode=96")
+			"ASAN_OPTIONS=detect_leaks=1:log_path=$d/asan:exitcode=96"
+			"UBSAN_OPTIONS=print_stacktrace=1:log_path=$d/asan.ubsan")
 	# A module built with -fsanitize=thread by gcc links libtsan: its
 	# runtime comes first too (Unbound itself is not instrumented; the
 	# interceptors still see its locks and pipes). Reports go to
