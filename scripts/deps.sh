@@ -8,7 +8,8 @@ build_pkgs="build-essential autoconf automake libtool pkg-config libssl-dev
 	libevent-dev dpkg-dev"
 test_pkgs="libcunit1-dev unbound unbound-anchor openssl knot-dnsutils
 	bind9-dnsutils bind9-utils python3 tshark valgrind iproute2 prometheus
-	procps psmisc curl shellcheck yamllint python3-yaml"
+	procps psmisc curl shellcheck yamllint python3-yaml
+	clang-14 libclang-rt-14-dev"
 run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 	knot-dnsutils python3"
 # packaging (issue 6): .debs, lintian, the install test's chroot, lint
