@@ -157,6 +157,13 @@ upstream:
   weight: 1
 """,
         "errors.conf": b"dotpool:\nmax-attempts: 99\n",
+        # client-cert/-key must name readable files: /dev/null is one
+        "mtls.conf": b"upstream:\n\taddr: 192.0.2.7@853#dot.example\n"
+        b"\tclient-cert: /dev/null\n\tclient-key: /dev/null\n"
+        b"upstream:\n\taddr: 192.0.2.8\n\tclient-cert: /dev/null\n",
+        "pins.conf": b"upstream:\n\taddr: ::1@853\n" + b"".join(
+            b"\tpin-sha256: %sFU=\n" % (b"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu"[:-1] + bytes([65 + i]))
+            for i in range(9)),
         "crlf.conf": b"dotpool:\r\n\tkeepalive: no\r\nzone:\r\n\tname: a.b\r\n",
         "nul.conf": b"dotpool:\n\tprewarm: yes\0\n",
     }
@@ -170,6 +177,7 @@ upstream:
         "not_found": b"\x03GET /metricsx#frag HTTP/1.1\r\n\r\n",
         "bad": b"\x00GET/metrics\r\n\r\n",
         "nul": b"\x00GET /met\0rics HTTP/1.1\r\n\r\n",
+        "too_large": b"\x00GET /metrics HTTP/1.1\r\nX-Pad: " + b"a" * 4096,
     }
     return s
 
