@@ -358,79 +358,12 @@ conn_flush(struct dotpool_conn* c)
 	conn_interest(c);
 }
 
-/** Skip a (possibly compressed) owner name at *pos. @return 0 if bad. */
-static int
-conn_skip_name(const uint8_t* m, size_t len, size_t* pos)
-{
-	while(*pos < len) {
-		uint8_t l = m[*pos];
-		if((l & 0xc0) == 0xc0) {
-			if(*pos + 2 > len)
-				return 0;
-			*pos += 2;
-			return 1;
-		}
-		if(l & 0xc0)
-			return 0;
-		*pos += 1 + (size_t)l;
-		if(l == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/**
- * The edns-tcp-keepalive timeout (RFC 7828) in an answer.
- * @return the timeout in units of 100 ms, or -1 when there is none (or
- *	the message is malformed: Unbound's parser judges that later).
- */
-static int
-conn_keepalive_opt(const uint8_t* m, size_t len)
-{
-	size_t pos = DOTPOOL_WIRE_HDR, o, end;
-	unsigned qd, rr, ar, i, rdlen, code, olen;
-	if(len < DOTPOOL_WIRE_HDR)
-		return -1;
-	qd = ((unsigned)m[4] << 8) | m[5];
-	rr = (((unsigned)m[6] << 8) | m[7]) + (((unsigned)m[8] << 8) | m[9]);
-	ar = ((unsigned)m[10] << 8) | m[11];
-	for(i = 0; i < qd; i++) {
-		if(!conn_skip_name(m, len, &pos))
-			return -1;
-		pos += 4;
-	}
-	for(i = 0; i < rr + ar; i++) {
-		if(!conn_skip_name(m, len, &pos) || pos + 10 > len)
-			return -1;
-		rdlen = ((unsigned)m[pos + 8] << 8) | m[pos + 9];
-		if(i >= rr && m[pos] == 0 && m[pos + 1] == 41) {
-			o = pos + 10;
-			end = o + rdlen;
-			if(end > len)
-				return -1;
-			while(o + 4 <= end) {
-				code = ((unsigned)m[o] << 8) | m[o + 1];
-				olen = ((unsigned)m[o + 2] << 8) | m[o + 3];
-				if(o + 4 + olen > end)
-					return -1;
-				if(code == 11)
-					return olen == 2 ? (int)(((unsigned)m[o + 4]
-						<< 8) | m[o + 5]) : -1;
-				o += 4 + olen;
-			}
-			return -1;
-		}
-		pos += 10 + rdlen;
-	}
-	return -1;
-}
-
 /** Follow the server's keepalive: a shorter idle time, or (0) no more
  * queries on this connection. */
 static void
 conn_keepalive(struct dotpool_conn* c, const uint8_t* msg, size_t len)
 {
-	int k = conn_keepalive_opt(msg, len);
+	int k = dotpool_wire_keepalive(msg, len);
 	if(k < 0)
 		return;
 	if(k == 0) {

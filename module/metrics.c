@@ -8,7 +8,7 @@
  * for anything here: the collect function reads what they publish.
  */
 #ifndef _GNU_SOURCE
-/* accept4() and pipe2() */
+/* accept4(), pipe2() and memmem() */
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
@@ -733,40 +733,95 @@ client_error(struct metrics_client* c, const char* status, const char* text)
 		strlen(text), 0);
 }
 
-/** Answer a complete request held in c->req. */
-static void
-client_handle(struct dotpool_metrics* m, struct metrics_client* c)
+const char*
+dotpool_metrics_req_str(enum dotpool_metrics_req r)
 {
-	char* method = c->req;
-	char* target;
-	char* version;
-	char* end;
-	int head;
+	switch(r) {
+	case DOTPOOL_METRICS_REQ_INCOMPLETE: return "incomplete";
+	case DOTPOOL_METRICS_REQ_GET: return "get";
+	case DOTPOOL_METRICS_REQ_HEAD: return "head";
+	case DOTPOOL_METRICS_REQ_BAD: return "bad request";
+	case DOTPOOL_METRICS_REQ_METHOD: return "method not allowed";
+	case DOTPOOL_METRICS_REQ_NOT_FOUND: return "not found";
+	case DOTPOOL_METRICS_REQ_TOO_LARGE: return "too large";
+	}
+	return "unknown";
+}
 
-	end = strpbrk(c->req, "\r\n");
-	if(end)
-		*end = 0;
-	target = strchr(method, ' ');
-	if(!target) {
-		client_error(c, "400 Bad Request", "bad request\n");
-		return;
+/** Whether [p, end) starts with the NUL-terminated string s. */
+static int
+req_starts(const char* p, const char* end, const char* s)
+{
+	size_t n = strlen(s);
+	return (size_t)(end - p) >= n && memcmp(p, s, n) == 0;
+}
+
+enum dotpool_metrics_req
+dotpool_metrics_parse_request(const char* req, size_t len)
+{
+	const char* text_end = memchr(req, 0, len);
+	const char* end, *method_end, *target, *target_end, *q;
+	size_t tlen;
+	int complete;
+
+	/* Bytes after a NUL never count: the request is text. */
+	if(!text_end)
+		text_end = req + len;
+	tlen = (size_t)(text_end - req);
+	complete = memmem(req, tlen, "\r\n\r\n", 4) != NULL ||
+		memmem(req, tlen, "\n\n", 2) != NULL;
+	if(!complete) {
+		if(text_end < req + len)
+			return DOTPOOL_METRICS_REQ_BAD;
+		if(len >= DOTPOOL_METRICS_MAX_REQUEST)
+			return DOTPOOL_METRICS_REQ_TOO_LARGE;
+		return DOTPOOL_METRICS_REQ_INCOMPLETE;
 	}
-	*target++ = 0;
-	version = strchr(target, ' ');
-	if(!version || strncmp(version + 1, "HTTP/1.", 7) != 0) {
-		client_error(c, "400 Bad Request", "bad request\n");
-		return;
-	}
-	*version = 0;
-	head = strcmp(method, "HEAD") == 0;
-	if(!head && strcmp(method, "GET") != 0) {
+	/* The request line: METHOD SP target SP HTTP/1.x */
+	for(end = req; end < text_end && *end != '\r' && *end != '\n'; end++)
+		;
+	method_end = memchr(req, ' ', (size_t)(end - req));
+	if(!method_end)
+		return DOTPOOL_METRICS_REQ_BAD;
+	target = method_end + 1;
+	target_end = memchr(target, ' ', (size_t)(end - target));
+	if(!target_end || !req_starts(target_end + 1, end, "HTTP/1."))
+		return DOTPOOL_METRICS_REQ_BAD;
+	for(q = target; q < target_end && *q != '?' && *q != '#'; q++)
+		;
+	if(!((method_end - req == 3 && memcmp(req, "GET", 3) == 0) ||
+		(method_end - req == 4 && memcmp(req, "HEAD", 4) == 0)))
+		return DOTPOOL_METRICS_REQ_METHOD;
+	if(q - target != 8 || memcmp(target, "/metrics", 8) != 0)
+		return DOTPOOL_METRICS_REQ_NOT_FOUND;
+	return req[0] == 'H' ? DOTPOOL_METRICS_REQ_HEAD :
+		DOTPOOL_METRICS_REQ_GET;
+}
+
+/** Answer a request that dotpool_metrics_parse_request judged complete. */
+static void
+client_handle(struct dotpool_metrics* m, struct metrics_client* c,
+	enum dotpool_metrics_req r)
+{
+	switch(r) {
+	case DOTPOOL_METRICS_REQ_GET:
+	case DOTPOOL_METRICS_REQ_HEAD:
+		break;
+	case DOTPOOL_METRICS_REQ_METHOD:
 		client_error(c, "405 Method Not Allowed",
 			"only GET and HEAD\n");
 		return;
-	}
-	target[strcspn(target, "?#")] = 0;
-	if(strcmp(target, "/metrics") != 0) {
+	case DOTPOOL_METRICS_REQ_NOT_FOUND:
 		client_error(c, "404 Not Found", "not found; try /metrics\n");
+		return;
+	case DOTPOOL_METRICS_REQ_TOO_LARGE:
+		client_error(c, "431 Request Header Fields Too Large",
+			"request too large\n");
+		return;
+	case DOTPOOL_METRICS_REQ_INCOMPLETE:
+	case DOTPOOL_METRICS_REQ_BAD:
+	default:
+		client_error(c, "400 Bad Request", "bad request\n");
 		return;
 	}
 	dotpool_metrics_snapshot_clear(m->snap);
@@ -777,7 +832,7 @@ client_handle(struct dotpool_metrics* m, struct metrics_client* c)
 		return;
 	}
 	client_respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
-		m->body.data, m->body.len, head);
+		m->body.data, m->body.len, r == DOTPOOL_METRICS_REQ_HEAD);
 }
 
 /** Read what a connection sent; answer when the request is complete. */
@@ -786,6 +841,7 @@ client_read(struct dotpool_metrics* m, struct metrics_client* c)
 {
 	ssize_t n;
 	size_t room = DOTPOOL_METRICS_MAX_REQUEST - c->reqlen;
+	enum dotpool_metrics_req r;
 	n = recv(c->fd, c->req + c->reqlen, room, 0);
 	if(n == 0) {
 		client_close(c);
@@ -798,13 +854,9 @@ client_read(struct dotpool_metrics* m, struct metrics_client* c)
 	}
 	c->reqlen += (size_t)n;
 	c->req[c->reqlen] = 0;
-	if(strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
-		client_handle(m, c);
-	else if(memchr(c->req, 0, c->reqlen))
-		client_error(c, "400 Bad Request", "bad request\n");
-	else if(c->reqlen == DOTPOOL_METRICS_MAX_REQUEST)
-		client_error(c, "431 Request Header Fields Too Large",
-			"request too large\n");
+	r = dotpool_metrics_parse_request(c->req, c->reqlen);
+	if(r != DOTPOOL_METRICS_REQ_INCOMPLETE)
+		client_handle(m, c, r);
 }
 
 /** Write more of the response; close when all is written. */

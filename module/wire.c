@@ -5,6 +5,10 @@
  * this ID is dropped here, before Unbound sees it, so that a confused or
  * malicious upstream cannot slip an answer for another question into a
  * pipelined connection.
+ *
+ * The keepalive reader walks a whole answer to its OPT record. It is
+ * lenient where the matcher is strict: it only looks for a hint, and
+ * Unbound's own parser judges the message later.
  */
 #include "dotpool/error.h"
 #include "dotpool/wire.h"
@@ -15,6 +19,10 @@
 #define WIRE_LABEL_MAX 63
 /** Opcode QUERY. */
 #define WIRE_OPCODE_QUERY 0
+/** RR type OPT (RFC 6891). */
+#define WIRE_TYPE_OPT 41
+/** EDNS option code of edns-tcp-keepalive (RFC 7828). */
+#define WIRE_OPT_KEEPALIVE 11
 
 uint16_t
 dotpool_wire_id(const uint8_t* msg)
@@ -196,4 +204,66 @@ dotpool_wire_match_hash(const uint8_t* a, size_t alen, uint32_t seed,
 		return alen < DOTPOOL_WIRE_HDR + 5 ? DOTPOOL_MATCH_SHORT :
 			DOTPOOL_MATCH_QUESTION;
 	return h == qhash ? DOTPOOL_MATCH_OK : DOTPOOL_MATCH_QUESTION;
+}
+
+/** Skip a (possibly compressed) owner name at *pos. @return 0 if bad. */
+static int
+wire_skip_name(const uint8_t* m, size_t len, size_t* pos)
+{
+	while(*pos < len) {
+		uint8_t l = m[*pos];
+		if((l & 0xc0) == 0xc0) {
+			if(*pos + 2 > len)
+				return 0;
+			*pos += 2;
+			return 1;
+		}
+		if(l & 0xc0)
+			return 0;
+		*pos += 1 + (size_t)l;
+		if(l == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+dotpool_wire_keepalive(const uint8_t* m, size_t len)
+{
+	size_t pos = DOTPOOL_WIRE_HDR, o, end;
+	unsigned qd, rr, ar, i, rdlen, code, olen;
+	if(len < DOTPOOL_WIRE_HDR)
+		return -1;
+	qd = ((unsigned)m[4] << 8) | m[5];
+	rr = (((unsigned)m[6] << 8) | m[7]) + (((unsigned)m[8] << 8) | m[9]);
+	ar = ((unsigned)m[10] << 8) | m[11];
+	for(i = 0; i < qd; i++) {
+		if(!wire_skip_name(m, len, &pos))
+			return -1;
+		pos += 4;
+	}
+	for(i = 0; i < rr + ar; i++) {
+		if(!wire_skip_name(m, len, &pos) || pos + 10 > len)
+			return -1;
+		rdlen = ((unsigned)m[pos + 8] << 8) | m[pos + 9];
+		if(i >= rr && m[pos] == 0 && m[pos + 1] == WIRE_TYPE_OPT) {
+			o = pos + 10;
+			end = o + rdlen;
+			if(end > len)
+				return -1;
+			while(o + 4 <= end) {
+				code = ((unsigned)m[o] << 8) | m[o + 1];
+				olen = ((unsigned)m[o + 2] << 8) | m[o + 3];
+				if(o + 4 + olen > end)
+					return -1;
+				if(code == WIRE_OPT_KEEPALIVE)
+					return olen == 2 ? (int)(((unsigned)m[o + 4]
+						<< 8) | m[o + 5]) : -1;
+				o += 4 + olen;
+			}
+			return -1;
+		}
+		pos += 10 + rdlen;
+	}
+	return -1;
 }

@@ -154,6 +154,39 @@ void dotpool_metrics_buf_free(struct dotpool_metrics_buf* buf);
  */
 int dotpool_metrics_escape(struct dotpool_metrics_buf* buf, const char* s);
 
+/** What a request to the endpoint asks for, as far as it has arrived. */
+enum dotpool_metrics_req {
+	/** the end of the headers has not arrived: read more */
+	DOTPOOL_METRICS_REQ_INCOMPLETE = 0,
+	/** GET /metrics (a query string or fragment is ignored): 200 */
+	DOTPOOL_METRICS_REQ_GET,
+	/** HEAD /metrics: 200, headers only */
+	DOTPOOL_METRICS_REQ_HEAD,
+	/** no "METHOD SP target SP HTTP/1.x" line, or a NUL byte: 400 */
+	DOTPOOL_METRICS_REQ_BAD,
+	/** a method other than GET and HEAD: 405 */
+	DOTPOOL_METRICS_REQ_METHOD,
+	/** a path other than /metrics: 404 */
+	DOTPOOL_METRICS_REQ_NOT_FOUND,
+	/** DOTPOOL_METRICS_MAX_REQUEST bytes without the end of the
+	 * headers: 431 */
+	DOTPOOL_METRICS_REQ_TOO_LARGE
+};
+
+/** Name of a request verdict for logs and tests. */
+const char* dotpool_metrics_req_str(enum dotpool_metrics_req r);
+
+/**
+ * Judge the bytes a client has sent so far. The request is complete at the
+ * first empty line (CRLF CRLF, or LF LF); only its request line is read,
+ * headers are ignored. Bytes after a NUL are never looked at.
+ * @param req: the bytes received (borrowed; need not be NUL-terminated).
+ * @param len: how many.
+ * @return the verdict; INCOMPLETE means wait for more bytes.
+ */
+enum dotpool_metrics_req dotpool_metrics_parse_request(const char* req,
+	size_t len);
+
 /**
  * Fill a snapshot for one scrape; called on the metrics thread with an
  * empty snapshot.

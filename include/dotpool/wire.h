@@ -1,7 +1,8 @@
 /**
  * \file
  * Just enough DNS wire format for the transport: IDs, the question section,
- * and the check that an answer is for the question we asked. Everything
+ * the check that an answer is for the question we asked, and the server's
+ * edns-tcp-keepalive timeout (RFC 7828) in an answer. Everything
  * deeper is Unbound's job (parse, scrub, validate).
  */
 #ifndef DOTPOOL_WIRE_H
@@ -90,5 +91,16 @@ int dotpool_wire_question_hash(const uint8_t* msg, size_t len, uint32_t seed,
  */
 enum dotpool_match dotpool_wire_match_hash(const uint8_t* a, size_t alen,
 	uint32_t seed, uint32_t qhash);
+
+/**
+ * The edns-tcp-keepalive timeout (RFC 7828) in an answer: the option in
+ * the OPT record of the additional section. Names may be compressed.
+ * @param m: the message (borrowed).
+ * @param len: its length.
+ * @return the timeout in units of 100 ms (0..65535), or -1 when there is
+ *	none, the option's length is not 2, or the message is malformed
+ *	(Unbound's parser judges that later).
+ */
+int dotpool_wire_keepalive(const uint8_t* m, size_t len);
 
 #endif /* DOTPOOL_WIRE_H */

@@ -1,7 +1,8 @@
 /**
  * \file
- * Unit tests of module/wire.c: IDs, question parsing limits, and every
- * reason an answer is refused as not matching its query. Truncated inputs
+ * Unit tests of module/wire.c: IDs, question parsing limits, every
+ * reason an answer is refused as not matching its query, and the reader of
+ * the server's edns-tcp-keepalive option. Truncated inputs
  * are passed in heap buffers of exactly their length, so that an overread
  * shows up under valgrind or ASan.
  */
@@ -450,6 +451,164 @@ test_match_hash(void)
 		DOTPOOL_MATCH_OK, "wire: a truncated late answer is refused");
 }
 
+/**
+ * Append an OPT record (root owner) holding the given options to an
+ * answer, and count it in arcount.
+ * @return the new length.
+ */
+static size_t
+add_opt(uint8_t* buf, size_t len, const uint8_t* opts, size_t olen)
+{
+	unsigned ar = ((unsigned)buf[10] << 8) | buf[11];
+
+	buf[len++] = 0; /* root */
+	buf[len++] = 0; buf[len++] = 41; /* OPT */
+	buf[len++] = 0x04; buf[len++] = 0xd0; /* payload 1232 */
+	buf[len++] = 0; buf[len++] = 0; buf[len++] = 0; buf[len++] = 0;
+	buf[len++] = (uint8_t)(olen >> 8);
+	buf[len++] = (uint8_t)olen;
+	if(olen)
+		memcpy(buf + len, opts, olen);
+	len += olen;
+	ar++;
+	buf[10] = (uint8_t)(ar >> 8);
+	buf[11] = (uint8_t)ar;
+	return len;
+}
+
+/** dotpool_wire_keepalive on an exact heap copy (overreads show). */
+static int
+keepalive_exact(const uint8_t* m, size_t len)
+{
+	uint8_t* p = exact(m, len);
+	int k;
+
+	if(!p)
+		return -2;
+	k = dotpool_wire_keepalive(p, len);
+	free(p);
+	return k;
+}
+
+static void
+test_keepalive(void)
+{
+	static const uint8_t ka100[] = { 0, 11, 0, 2, 0, 100 };
+	static const uint8_t ka0[] = { 0, 11, 0, 2, 0, 0 };
+	static const uint8_t kamax[] = { 0, 11, 0, 2, 0xff, 0xff };
+	/* a cookie (option 10) before the keepalive option */
+	static const uint8_t cookie_ka[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7,
+		8, 0, 11, 0, 2, 0x01, 0x2c };
+	uint8_t q[128], a[256];
+	size_t qn = make_query(q, 7, "www.example.com", 1, 1);
+	size_t an = make_answer(a, q, qn), n;
+
+	UNIT_CHECK(keepalive_exact(a, an) == -1,
+		"wire: keepalive: none without an OPT record");
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	UNIT_CHECK(keepalive_exact(a, n) == 100,
+		"wire: keepalive: 100 (10 s) read after a compressed answer");
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, ka0, sizeof(ka0));
+	UNIT_CHECK(keepalive_exact(a, n) == 0,
+		"wire: keepalive: 0 (close) is a value, not absence");
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, kamax, sizeof(kamax));
+	UNIT_CHECK(keepalive_exact(a, n) == 65535,
+		"wire: keepalive: the largest timeout");
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, cookie_ka, sizeof(cookie_ka));
+	UNIT_CHECK(keepalive_exact(a, n) == 300,
+		"wire: keepalive: found after another option");
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, NULL, 0);
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: none in an empty OPT record");
+	/* the query itself, with the client's empty keepalive option */
+	{
+		static const uint8_t client[] = { 0, 11, 0, 0 };
+		uint8_t cq[128];
+		size_t cn = make_query(cq, 7, "example.org", 1, 1);
+		cn = add_opt(cq, cn, client, sizeof(client));
+		UNIT_CHECK(keepalive_exact(cq, cn) == -1,
+			"wire: keepalive: an option without a timeout is none");
+	}
+	UNIT_CHECK(keepalive_exact(a, 11) == -1,
+		"wire: keepalive: none in a message shorter than a header");
+}
+
+static void
+test_keepalive_malformed(void)
+{
+	static const uint8_t ka100[] = { 0, 11, 0, 2, 0, 100 };
+	static const uint8_t long_opt[] = { 0, 11, 0, 9, 0, 100 };
+	uint8_t q[128], a[256];
+	size_t qn = make_query(q, 7, "www.example.com", 1, 1);
+	size_t an = make_answer(a, q, qn), n, k;
+	int bad = 0;
+
+	/* Cut anywhere, the value is either gone or exactly the one sent. */
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	for(k = 0; k < n; k++) {
+		int v = keepalive_exact(a, k);
+		if(v != -1)
+			bad++;
+	}
+	UNIT_CHECK(bad == 0, "wire: keepalive: none in a cut answer");
+	/* An option longer than the record: malformed, no value. */
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, long_opt, sizeof(long_opt));
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: an option past its record is refused");
+	/* A keepalive option of 3 octets: not the server's form. */
+	{
+		static const uint8_t odd[] = { 0, 11, 0, 3, 0, 100, 7 };
+		an = make_answer(a, q, qn);
+		n = add_opt(a, an, odd, sizeof(odd));
+		UNIT_CHECK(keepalive_exact(a, n) == -1,
+			"wire: keepalive: a 3-octet option is refused");
+	}
+	/* The record ends inside the option: the 2 octets after it are not
+	 * the option's, even though the message goes on. */
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	a[n - sizeof(ka100) - 1] -= 2;
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: an option past the end of its record is "
+		"refused");
+	/* rdlength past the message. */
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	a[n - sizeof(ka100) - 1] += 1;
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: an OPT record past the end is refused");
+	/* An OPT in the answer section is not the EDNS record. */
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	a[7] = 2; /* ancount: the A record and the OPT */
+	a[11] = 0; /* arcount */
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: an OPT record in the answer section is "
+		"not read");
+	/* A reserved label type (0x40) in an owner name. */
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	a[qn] = 0x40;
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: a reserved label type stops the walk");
+	/* A compression pointer cut after its first byte. */
+	an = make_answer(a, q, qn);
+	UNIT_CHECK(keepalive_exact(a, qn + 1) == -1,
+		"wire: keepalive: a pointer cut in half is refused");
+	/* Counts larger than the records present. */
+	an = make_answer(a, q, qn);
+	n = add_opt(a, an, ka100, sizeof(ka100));
+	a[8] = 0xff; /* nscount 65280: the OPT is read as authority */
+	UNIT_CHECK(keepalive_exact(a, n) == -1,
+		"wire: keepalive: records the counts promise but the message "
+		"lacks");
+}
+
 int
 main(void)
 {
@@ -465,6 +624,8 @@ main(void)
 		{ "match names", test_match_str },
 		{ "question hash", test_question_hash },
 		{ "late answer hash", test_match_hash },
+		{ "keepalive option", test_keepalive },
+		{ "keepalive malformed", test_keepalive_malformed },
 		{ NULL, NULL }
 	};
 	return unit_run("wire", tests);
