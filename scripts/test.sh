@@ -28,6 +28,12 @@ tsan_rc=0
 make check-tsan || tsan_rc=$?
 [ "$tsan_rc" = 0 ] || rc=$tsan_rc
 echo "test.sh: check-tsan done at $(( $(date +%s) - start )) s"
+# Every fuzz target for a short fixed budget (tests/fuzz/README.md):
+# regressions in the parsers of untrusted input; one test.
+fuzz_rc=0
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh || fuzz_rc=$?
+[ "$fuzz_rc" = 0 ] || rc=$fuzz_rc
+echo "test.sh: fuzzing done at $(( $(date +%s) - start )) s"
 if [ "$rc" = 0 ] && [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ]; then
 	pkg_rc=0
 	make check-packages || pkg_rc=$?
@@ -43,11 +49,13 @@ if [ "${DOTPOOL_SKIP_VERSIONS:-0}" != 1 ]; then
 	echo "test.sh: version matrix done at $(( $(date +%s) - start )) s"
 fi
 # One closing line in the plain form CI reads: the make check suites, the
-# TSan run, the package test and the version matrix.
+# TSan run, the fuzzing run, the package test and the version matrix.
 pass=$(sed -n 's/^# PASS: *//p' test-suite.log 2>/dev/null || echo 0)
 fail=$(( $(sed -n 's/^# FAIL: *//p' test-suite.log 2>/dev/null || echo 0) +
 	$(sed -n 's/^# ERROR: *//p' test-suite.log 2>/dev/null || echo 0) ))
-if [ "$tsan_rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+for r in "$tsan_rc" "$fuzz_rc"; do
+	if [ "$r" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+done
 if [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ] && [ -n "${pkg_rc:-}" ]; then
 	if [ "$pkg_rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 fi
