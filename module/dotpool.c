@@ -623,6 +623,7 @@ env_create(struct module_env* env, struct dotpool_config* cfg, int strict)
 		verbose(VERB_OPS, "dotpool: metrics endpoint on %s, path /metrics",
 			de->cfg->metrics_listen);
 	}
+	de->cfg_mark = env->cfg->module_conf;
 	verbose(VERB_OPS, "dotpool: loaded, %d TLS forward zone(s), "
 		"settings from %s", ntls,
 		de->cfg->path ? de->cfg->path : "defaults");
@@ -742,6 +743,25 @@ dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
 	return w;
 }
 
+/**
+ * Say once that a fast_reload happened and what of dotpool it left as it
+ * was: the forward zones are Unbound's and are read per query, but the
+ * settings file and the TLS trust were loaded at init, which a fast_reload
+ * does not call.
+ */
+static void
+note_fast_reload(struct dotpool_env* de, struct module_env* env)
+{
+	if(env->cfg->module_conf == de->cfg_mark ||
+		__atomic_exchange_n(&de->fast_reload_noted, 1, __ATOMIC_RELAXED))
+		return;
+	log_warn("dotpool: fast_reload: the forward zones apply from the "
+		"next query; %s and the TLS trust (tls-cert-bundle, "
+		"tls-system-cert, tls-use-sni) dotpool loaded at start are "
+		"not re-read by fast_reload: use unbound-control reload for "
+		"changes there", de->cfg->path ? de->cfg->path : "dotpool.conf");
+}
+
 void
 operate(struct module_qstate* qstate, enum module_ev event, int id,
 	struct outbound_entry* outbound)
@@ -753,6 +773,8 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 	switch(event) {
 	case module_event_new:
 	case module_event_pass:
+		if(de)
+			note_fast_reload(de, qstate->env);
 		if(dq && dq->waiting)
 			return; /* already on the wire; the answer wakes us */
 		if(!de || !(dq = dotpool_query_claim(de, qstate, id))) {

@@ -46,6 +46,13 @@ struct dotpool_env {
 	pthread_mutex_t fallback_lock;
 	/** whether fallback_lock is initialised */
 	int fallback_lock_ok;
+	/** env->cfg->module_conf as seen at init, compared, never
+	 * dereferenced: Unbound's fast_reload (1.23 and later) copies a
+	 * freshly parsed config into env->cfg without calling deinit/init,
+	 * and every parse allocates this string anew */
+	const void* cfg_mark;
+	/** set (atomic) once the fast_reload note has been logged */
+	int fast_reload_noted;
 };
 
 /** A forward-first zone falling back to Unbound's iterator now. */
