@@ -8,7 +8,9 @@
 # Unbound stays up, every answer comes from the upstream configured at that
 # moment (each serves its own TXT), the new forwarders answer the next query
 # and removed ones never get another query (counted at the upstreams).
-# dotpool logs once that it saw a fast_reload and what it does not re-read.
+# A strict zone without #name added this way is not used (the start would
+# refuse it). dotpool logs once that it saw a fast_reload and what it does
+# not re-read.
 # On a daemon without fast_reload (1.17.1) the test does not apply.
 . "$(dirname "$0")/lib.sh"
 dp_require dig
@@ -61,6 +63,8 @@ forwards() {
 		alpha) dp_forward_tls alpha.test up3 ;;
 		beta) dp_forward_tls beta.test up4 ;;
 		esac
+		# a strict zone without #name, which the start would refuse
+		[ "${4:-}" = gamma ] && dp_forward_tls gamma.test plain -
 		dp_forward_plain test plain
 	} >"$inc.new"
 	mv "$inc.new" "$inc"
@@ -94,7 +98,8 @@ expect beta.test plain "before any fast_reload"
 # must be NOERROR from up1 or up2 (whichever is configured).
 load() {
 	local n=0 bad=0 got
-	while [ ! -e "$DP_TMP/stop" ]; do
+	# ends with the test too, if it fails before it says stop
+	while [ ! -e "$DP_TMP/stop" ] && kill -0 $$ 2>/dev/null; do
 		got=$(txt "$DP_ZONE")
 		n=$((n + 1))
 		case $got in
@@ -164,6 +169,22 @@ for i in $(seq 1 "$rounds"); do
 	expect "$cur_extra.test" "$cur_extra" "tls-cert-bundle changed, $i"
 done
 t4=$(date +%s)
+
+# (e) A strict TLS zone without a #name (nor a pin) added by fast_reload
+# (the start refuses it): dotpool sends it nothing (any certificate of the
+# CA would pass) and says why.
+forwards "$cur_main" "$cur_extra" "$cur_ca" gamma
+fast_reload "zone gamma.test without #name added"
+before=$(dp_upstream_queries plain)
+expect gamma.test SERVFAIL "a strict zone without #name added by fast_reload"
+expect "$DP_ZONE" "$cur_main" "next to the zone without #name"
+assert_eq "$before" "$(dp_upstream_queries plain)" \
+	"queries to the upstream without #name"
+assert_grep "$log" "dotpool: 127\.0\.0\.1@$(dp_get plain tls_port): strict profile without a #name or a pin-sha256" \
+	"the refused address is logged"
+forwards "$cur_main" "$cur_extra" "$cur_ca"
+fast_reload "zone gamma.test removed again"
+expect "$DP_ZONE" "$cur_main" "after gamma.test is removed"
 
 touch "$DP_TMP/stop"
 wait "$l1" "$l2"
