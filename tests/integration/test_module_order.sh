@@ -40,7 +40,13 @@ ngood=0 nbad=0
 good "dynlib iterator"
 good "validator dynlib iterator"
 good "respip validator dynlib iterator"
-good "subnetcache validator dynlib iterator"
+# subnetcache exists only in builds with --enable-subnet (Debian's and
+# Fedora's, not a plain one): the order is tried where the daemon has it
+if grep -q '^Linked modules:.* subnetcache' <<<"$("$DP_UNBOUND" -V 2>&1)"; then
+	good "subnetcache validator dynlib iterator"
+else
+	dp_log "this Unbound has no subnetcache module: that order not tried"
+fi
 good "dns64 validator dynlib iterator"
 
 bad "dynlib validator iterator" "validator dynlib iterator"
