@@ -46,6 +46,13 @@ DYN_UNBOUND = os.environ.get("BENCH_DYN_UNBOUND", os.path.join(TOP,
 STOCK_UNBOUND = os.environ.get("BENCH_STOCK_UNBOUND", "/usr/sbin/unbound")
 DOTPOOL_SO = os.environ.get("BENCH_DOTPOOL_SO",
 	os.path.join(TOP, ".libs/dotpool.so"))
+# the -1.26 rows: one Unbound 1.26.0 build (plain configure line, dynlib)
+# runs both native DoT and dotpool, the module built against its tree
+# (bench/run.sh: scripts/unbound-upstream.sh, scripts/test-versions.sh)
+UNBOUND_126 = os.environ.get("BENCH_UNBOUND_126", os.path.join(TOP,
+	".cache/unbound-1.26.0-plain/prefix/sbin/unbound"))
+DOTPOOL_SO_126 = os.environ.get("BENCH_DOTPOOL_SO_126",
+	os.path.join(TOP, ".versions/build-1.26.0/.libs/dotpool.so"))
 AUTH_NAME = "up.bench"
 API_KEY = "dotpool-bench"
 # namespaces and addresses of the emulated-RTT path: only these are used
@@ -60,6 +67,8 @@ UP_TLS_PORT = 853
 SYSTEMS = {
 	"dotpool": ("dotpool", 1),
 	"unbound-dot": ("unbound-dot", 1),
+	"dotpool-1.26": ("dotpool", 1),
+	"unbound-dot-1.26": ("unbound-dot", 1),
 	"unbound-udp": ("unbound-udp", 1),
 	"kresd": ("kresd", 1),
 	"dnsdist": ("dnsdist", 1),
@@ -72,11 +81,25 @@ SYSTEMS = {
 }
 # dotpool.conf lines per system (on top of --dotpool-conf)
 DOTPOOL_EXTRA = {"dotpool-prewarm": "prewarm: yes"}
+# The Unbound release of the Unbound rows: 1.17.1 (Debian 12) unless named
+# here. A row's "/ dotpool" and "/ native DoT" ratios are to the dotpool and
+# native DoT rows of its own release (the other rows: to 1.17.1's).
+UNBOUND_OF = {"dotpool-1.26": "1.26.0", "unbound-dot-1.26": "1.26.0"}
+DOTPOOL_REF = {"1.17.1": "dotpool", "1.26.0": "dotpool-1.26"}
+NATIVE_REF = {"1.17.1": "unbound-dot", "1.26.0": "unbound-dot-1.26"}
+# the other DoT forwarders, for "dotpool / best peer"
+PEERS = ["kresd", "dnsdist", "stubby"]
 LOOPBACK_DEFAULT = [s for s in SYSTEMS if s != "dotpool-prewarm"]
 # systems that talk to the upstream over DoT (quiet and failover scenarios)
-DOT_SYSTEMS = ["dotpool", "dotpool-prewarm", "unbound-dot", "kresd",
-	"dnsdist", "stubby"]
-FLOOR_SYSTEMS = ["dotpool", "unbound-dot"]
+DOT_SYSTEMS = ["dotpool", "dotpool-prewarm", "unbound-dot", "dotpool-1.26",
+	"unbound-dot-1.26", "kresd", "dnsdist", "stubby"]
+FLOOR_SYSTEMS = ["dotpool", "unbound-dot", "dotpool-1.26",
+	"unbound-dot-1.26"]
+
+
+def unbound_of(name):
+	return UNBOUND_OF.get(name, "1.17.1")
+
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -359,10 +382,11 @@ class Bench:
 		w = self.work
 		# a private copy: a rebuild of the work tree during the run must
 		# not change the module under test
-		self.dotpool_so = None
-		if os.path.exists(DOTPOOL_SO):
-			self.dotpool_so = os.path.join(w, "dotpool.so")
-			shutil.copy(DOTPOOL_SO, self.dotpool_so)
+		self.dotpool_so = {}
+		for ver, so in (("1.17.1", DOTPOOL_SO), ("1.26.0", DOTPOOL_SO_126)):
+			if os.path.exists(so):
+				self.dotpool_so[ver] = os.path.join(w, "dotpool-%s.so" % ver)
+				shutil.copy(so, self.dotpool_so[ver])
 		def ossl(*a):
 			subprocess.run(["openssl"] + list(a), check=True,
 				stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -486,10 +510,13 @@ setWebserverConfig({{apiKey='{key}', password='{key}', acl='127.0.0.0/8'}})
 remote-control:
 	control-enable: no
 """.format(d=d, port=port, threads=threads, ca=ca, modcfg=modcfg)
+			ver = unbound_of(name)
 			if kind == "dotpool":
-				if not self.dotpool_so:
-					raise RuntimeError("no module at %s" % DOTPOOL_SO)
-				conf += "dynlib:\n\tdynlib-file: \"%s\"\n" % self.dotpool_so
+				if ver not in self.dotpool_so:
+					raise RuntimeError("no module at %s" % (DOTPOOL_SO_126
+						if ver == "1.26.0" else DOTPOOL_SO))
+				conf += "dynlib:\n\tdynlib-file: \"%s\"\n" % \
+					self.dotpool_so[ver]
 				dpc = os.path.join(d, "dotpool.conf")
 				with open(dpc, "w") as f:
 					f.write("# dotpool settings for the benchmark\ndotpool:\n")
@@ -502,7 +529,12 @@ remote-control:
 				"\tforward-tls-upstream: %s\n" % tls + fwd
 			cf = os.path.join(d, "unbound.conf")
 			open(cf, "w").write(conf)
-			binary = DYN_UNBOUND if kind == "dotpool" else STOCK_UNBOUND
+			if ver == "1.26.0":
+				binary = UNBOUND_126
+			else:
+				binary = DYN_UNBOUND if kind == "dotpool" else STOCK_UNBOUND
+			if not os.access(binary, os.X_OK):
+				raise RuntimeError("no Unbound at %s" % binary)
 			argv = [binary, "-d", "-c", cf]
 		elif kind == "kresd":
 			srv = ", ".join("{'%s@%d', hostname='%s', ca_file='%s'}" %
@@ -842,6 +874,49 @@ def round_table(L, names, sel):
 	L.append("")
 
 
+def ratio_table(L, names, qps, sel):
+	"""Per-round ratios of answered qps: each Unbound row to native DoT on
+	its own Unbound release, dotpool across releases, dotpool to the best
+	peer. Both sides of a ratio ran in the same round."""
+	rounds = sorted({r["round"] for n in names for r in sel("max", n)})
+	if not rounds:
+		return
+	by = {n: {r["round"]: r["ok_qps"] for r in sel("max", n)} for n in names}
+	pairs = []
+	for n in names:
+		ref = NATIVE_REF[unbound_of(n)]
+		kind = SYSTEMS[n][0]
+		if kind in ("dotpool", "unbound-dot", "unbound-udp") and n != ref:
+			pairs.append((n, ref, "Unbound " + unbound_of(n)))
+	pairs.append(("dotpool-1.26", "dotpool", "1.26.0 / 1.17.1"))
+	pairs.append(("unbound-dot-1.26", "unbound-dot", "1.26.0 / 1.17.1"))
+	# the best peer: the other DoT forwarder with the highest median qps
+	peers = [p for p in PEERS if by.get(p)]
+	if peers:
+		best = max(peers, key=lambda p: qps[p] or 0)
+		for n in ("dotpool", "dotpool-1.26"):
+			pairs.append((n, best, "best peer"))
+	rows = []
+	for a, r, what in pairs:
+		if not by.get(a) or not by.get(r):
+			continue
+		per = {k: by[a][k] / by[r][k] for k in rounds
+			if by[a].get(k) and by[r].get(k)}
+		rows.append("| %s / %s | %s | " % (a, r, what) + " | ".join(
+			fmt(per.get(k), "%.2f") for k in rounds) + " | %s |" %
+			fmt(med(list(per.values())), "%.2f"))
+	if not rows:
+		return
+	L.append("Ratios of answered qps per round (max scenario; both sides "
+		"from the same round):")
+	L.append("")
+	L.append("| ratio | compares | " + " | ".join("r%d" % k for k in rounds) +
+		" | median |")
+	L.append("|---|---|" + "---:|" * (len(rounds) + 1))
+	L.extend(rows)
+	L.append("")
+
+
 def main_table(L, b, names, qps, sel):
 	L.append("| system | answered qps (median) | min..max | / dotpool | / native DoT "
 		"| resolver busy / load busy | answers per resolver CPU-s (/ native) "
@@ -859,8 +934,11 @@ def main_table(L, b, names, qps, sel):
 		q = qps[n]
 		# ratios within each round, then the median over rounds: a slow
 		# minute of the shared machine hits both sides of a ratio
-		ratio_dp = round_ratio(sel, n, "dotpool")
-		ratio_nat = round_ratio(sel, n, "unbound-dot")
+		# to the dotpool and native DoT rows of the same Unbound release
+		ref_dp = DOTPOOL_REF[unbound_of(n)]
+		ref_nat = NATIVE_REF[unbound_of(n)]
+		ratio_dp = round_ratio(sel, n, ref_dp)
+		ratio_nat = round_ratio(sel, n, ref_nat)
 		busy = med([r["cpu_s"] / r.get("wall", r["runtime"]) for r in mx
 			if r["runtime"]])
 		# the other side: dnsperf and the upstream, on their own CPU
@@ -871,7 +949,7 @@ def main_table(L, b, names, qps, sel):
 		percpu = med([r["rcodes"].get("NOERROR", 0) / r["cpu_s"]
 			for r in mx if r["cpu_s"] > 0])
 		percpu_nat = med([r["rcodes"].get("NOERROR", 0) / r["cpu_s"]
-			for r in sel("max", "unbound-dot") if r["cpu_s"] > 0])
+			for r in sel("max", ref_nat) if r["cpu_s"] > 0])
 		cpuq = med([r["cpu_s"] * 1e6 / r["completed"] for r in rt
 			if r["completed"]])
 		p50 = med([r.get("p50_ms") for r in rt])
@@ -899,6 +977,13 @@ def main_table(L, b, names, qps, sel):
 		if busy is not None and busy < 0.8 * threads:
 			low.append(n)
 	L.append("")
+	if any(n in UNBOUND_OF for n in names):
+		L.append("Rows ending in -1.26 run Unbound 1.26.0 (the plain upstream "
+			"build, both with and without dotpool); their / dotpool and / "
+			"native DoT are to %s and %s, every other row's to dotpool and "
+			"unbound-dot (Unbound 1.17.1)." % (DOTPOOL_REF["1.26.0"],
+			NATIVE_REF["1.26.0"]))
+		L.append("")
 	if low:
 		L.append("Resolver busy well below 100%% of its core(s): %s limited "
 			"by the load side (load busy near 100%%) or by CPU contention; "
@@ -933,6 +1018,7 @@ def report(b, started, opts):
 	if any(r["scenario"] == "max" for r in recs):
 		main_table(L, b, names, qps, sel)
 		round_table(L, names, sel)
+		ratio_table(L, names, qps, sel)
 	fl = [n for n in FLOOR_SYSTEMS if sel("floor", n)]
 	if fl:
 		L.append("Cache-hit floor (the same %d names repeated, every answer "
@@ -1051,6 +1137,8 @@ def versions():
 			pass
 		return "?"
 	v.append(first([STOCK_UNBOUND, "-V"], "Version"))
+	v.append("-1.26 rows: " + first([UNBOUND_126, "-V"], "Version") +
+		" (%s)" % UNBOUND_126)
 	v.append("dnsdist " + first(["dnsdist", "--version"], "dnsdist").split(
 		"dnsdist", 1)[-1].strip())
 	v.append(first(["kresd", "--version"]))
@@ -1065,7 +1153,8 @@ def versions():
 		rev = os.environ.get("BENCH_DOTPOOL_REV") or subprocess.run(["git",
 			"-C", TOP, "rev-parse", "--short", "HEAD"],
 			stdout=subprocess.PIPE).stdout.decode().strip()
-		v.append("dotpool %s (%s)" % (rev, DOTPOOL_SO))
+		v.append("dotpool %s (%s; -1.26 rows: %s)" % (rev, DOTPOOL_SO,
+			DOTPOOL_SO_126))
 	except Exception:
 		pass
 	return v

@@ -2,7 +2,8 @@
 # dotpool benchmark: one command on a fresh Debian 12 machine.
 #   bench/run.sh [bench.py run options]     (see bench/README.md)
 # Installs what it needs (scripts/deps.sh bench), builds dotpool if the
-# module is missing (scripts/build.sh), then runs bench/bench.py as root:
+# module is missing (scripts/build.sh), Unbound 1.26.0 and dotpool against
+# it for the -1.26 rows, then runs bench/bench.py as root:
 # the emulated-RTT scenarios create two network namespaces of their own.
 # Everything runs on loopback or inside those namespaces.
 # Results: bench/results/<UTC date>/results.md, results.png, raw.jsonl.
@@ -20,6 +21,29 @@ done
 scripts/deps.sh bench
 if [ ! -f "${BENCH_DOTPOOL_SO:-.libs/dotpool.so}" ]; then
 	DOTPOOL_DEPS=build scripts/build.sh
+fi
+# The -1.26 rows: Unbound 1.26.0's plain build (scripts/unbound-upstream.sh,
+# cached under .cache/) and dotpool built out of tree against it by the
+# version matrix's build step (.versions/build-1.26.0). If either fails,
+# those rows are reported as not measured and the others still run.
+if [ -z "${BENCH_UNBOUND_126:-}" ]; then
+	if vars=$(scripts/unbound-upstream.sh 1.26.0 plain | tail -n 1); then
+		eval "$vars"
+		export BENCH_UNBOUND_126=$UNBOUND_PREFIX/sbin/unbound
+	else
+		echo "run.sh: no Unbound 1.26.0 build: the -1.26 rows will fail" >&2
+	fi
+fi
+if [ -z "${BENCH_DOTPOOL_SO_126:-}" ]; then
+	# its log to stderr, its last line (the module's path) kept
+	out=$(scripts/test-versions.sh --build-only 1.26.0) && rc=0 || rc=$?
+	printf '%s\n' "$out" >&2
+	if [ "$rc" = 0 ]; then
+		BENCH_DOTPOOL_SO_126=$(printf '%s\n' "$out" | tail -n 1)
+		export BENCH_DOTPOOL_SO_126
+	else
+		echo "run.sh: dotpool did not build against 1.26.0: the -1.26 rows will fail" >&2
+	fi
 fi
 for tool in dnsperf dnsdist kresd stubby gnuplot ip tc ss taskset \
 	openssl python3; do

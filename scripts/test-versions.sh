@@ -3,6 +3,10 @@
 # supported release and tested there.
 #
 # Usage: scripts/test-versions.sh [NAME...]   (default: every entry)
+#        scripts/test-versions.sh --build-only NAME...
+#                  only build the module against each NAME's tree (the
+#                  Unbound tree built when missing), no test; the last line
+#                  is the path of the last NAME's dotpool.so (bench/run.sh)
 #
 #   1.17.1         Debian 12's tree (scripts/unbound-dynlib.sh): build only
 #                  here (scripts/test.sh runs the full suite on it); it is
@@ -35,6 +39,12 @@ log() { printf 'test-versions: %s\n' "$*"; }
 stamp() { printf '%d s' $(( $(date +%s) - $1 )); }
 
 all="1.17.1 1.26.0 1.26.0-fedora 1.17.1-asan 1.19.2 1.22.0 1.24.2"
+build_only=
+if [ "${1:-}" = --build-only ]; then
+	build_only=1
+	shift
+	[ $# -gt 0 ] || { log "--build-only needs at least one NAME"; exit 1; }
+fi
 want=${*:-$all}
 
 # ---- a pristine copy of the sources (tracked and new files, no build) ------
@@ -108,6 +118,14 @@ make_var() {
 }
 # unit_tests DIR: the unit suites of a configured build dir.
 unit_tests() { make_var "$1" UNIT_TESTS; }
+
+if [ -n "$build_only" ]; then
+	for name in $want; do
+		build "$name" || exit 1
+	done
+	echo "$out/build-$name/.libs/dotpool.so"
+	exit 0
+fi
 
 pass=0 fail=0
 # check NAME TESTS...: make check in NAME's build dir (all tests if none),
