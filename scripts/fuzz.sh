@@ -42,7 +42,7 @@ sources_of() {
 	wire|keepalive) echo "wire error" ;;
 	idmap) echo "idmap error" ;;
 	config) echo "config error" ;;
-	http) echo "metrics stats error" ;;
+	http) echo "httpreq" ;;
 	*) echo "fuzz.sh: unknown target '$1' (targets: $all)" >&2; return 1 ;;
 	esac
 }

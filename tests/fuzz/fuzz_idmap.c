@@ -29,6 +29,9 @@
 static uint8_t st[65536];
 /** Owners of live IDs in the model. */
 static uintptr_t own[65536];
+/** the check each cancelled ID was given (a function of the ID and the
+ * input, so a slot that moves must carry it along) */
+static uint32_t chk[65536];
 
 /** drain's bookkeeping. */
 struct drained {
@@ -95,6 +98,11 @@ check_id(const struct dotpool_idmap* m, uint16_t id)
 	FUZZ_CHECK(s == (enum dotpool_id_state)st[id], "idmap: state");
 	FUZZ_CHECK((uintptr_t)owner == (s == DOTPOOL_ID_LIVE ? own[id] : 0),
 		"idmap: owner of a live ID, NULL otherwise");
+	if(s == DOTPOOL_ID_CANCELLED) {
+		uint32_t c = 0;
+		FUZZ_CHECK(dotpool_idmap_check(m, id, &c) == 0 && c == chk[id],
+			"idmap: a cancelled ID keeps its check");
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -169,13 +177,15 @@ LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 			own[id] = 0;
 			break;
 		case 3:
-			ret = dotpool_idmap_cancel(m, id);
+			ret = dotpool_idmap_cancel(m, id,
+				(uint32_t)id * 2654435761u ^ (uint32_t)op);
 			if(st[id] != DOTPOOL_ID_LIVE) {
 				FUZZ_CHECK(ret == DOTPOOL_ENOTFOUND,
 					"idmap: cancel of a non-live ID fails");
 				break;
 			}
 			FUZZ_CHECK(ret == 0, "idmap: cancel");
+			chk[id] = (uint32_t)id * 2654435761u ^ (uint32_t)op;
 			st[id] = DOTPOOL_ID_CANCELLED;
 			own[id] = 0;
 			live--;
