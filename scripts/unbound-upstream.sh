@@ -115,7 +115,11 @@ if [ ! -f "$work/.configured" ]; then
 		;;
 	esac
 	log "configuring $version ($flavour)"
-	(cd "$src" && PYTHON=python3 nice -n 10 ./configure "${opts[@]}" \
+	# configure looks for a `python` (a minimal Debian has none) unless PYTHON
+	# is an absolute path; the Python files go into the prefix
+	(cd "$src" && PYTHON=/usr/bin/python3 \
+		PYTHON_SITE_PKG="$prefix/lib/python3/dist-packages" \
+		nice -n 10 ./configure "${opts[@]}" \
 		>"$work/configure.log" 2>&1) ||
 		die "configure failed, see $work/configure.log"
 	grep -q '^#define WITH_DYNLIBMODULE 1' "$src/config.h" ||
