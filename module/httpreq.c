@@ -34,11 +34,16 @@ req_starts(const char* p, const char* end, const char* s)
 enum dotpool_metrics_req
 dotpool_metrics_parse_request(const char* req, size_t len)
 {
-	const char* text_end = memchr(req, 0, len);
+	const char* text_end;
 	const char* end, *method_end, *target, *target_end, *q;
 	size_t tlen;
 	int complete;
 
+	/* nothing yet (also tells gcc's -Wnonnull, with the sanitizers on,
+	 * that req is not NULL below) */
+	if(!req || len == 0)
+		return DOTPOOL_METRICS_REQ_INCOMPLETE;
+	text_end = memchr(req, 0, len);
 	/* Bytes after a NUL never count: the request is text. */
 	if(!text_end)
 		text_end = req + len;
