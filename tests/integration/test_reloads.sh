@@ -15,9 +15,15 @@
 #   RSS: the median of the last 10 readings at most 10 % or 2 MiB
 #     (whichever is larger) above the median of the first 10. glibc's
 #     per-thread arenas grow and shrink by a few hundred kB from one reload
-#     to the next, so single readings are noise; medians of ten are not. A
-#     leak of 50 kB per reload (a pool, a TLS context, a settings copy)
-#     shows as 2 MiB over 40 reloads.
+#     to the next, so single readings are noise; medians of ten are not.
+#     Unbound with or without dotpool grows by 0.3 to 0.9 MiB over such a
+#     series (0.4 MiB measured on 1.17.1 without dotpool, with its own DoT:
+#     caches, fragmentation); the bound leaves three times that for a busy
+#     machine and still catches a leak of about 90 kB per reload (a pool, a
+#     TLS context, a settings copy; 100 kB planted in the module's init
+#     failed it) over the 35 reloads between the two medians (of 50).
+#     Under ASan, whose quarantine keeps freed memory, or valgrind the RSS
+#     is printed but not judged.
 . "$(dirname "$0")/lib.sh"
 dp_require dig curl python3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -139,8 +145,13 @@ series() {
 	last=$(median "$s" 3 "$((n > 10 ? n - 9 : 1))" "$n")
 	lim=$((first / 10 > 2048 ? first + first / 10 : first + 2048))
 	dp_log "$reloads ${kind}s in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s; fds $(sed -n 1p "$s" | cut -d' ' -f2) first, $(sed -n '$p' "$s" | cut -d' ' -f2) last, max $(cut -d' ' -f2 "$s" | sort -n | tail -n 1); RSS median first 10 $first kB, last 10 $last kB (limit $lim kB)"
-	assert_le "$last" "$lim" \
-		"median RSS of the last 10 ${kind}s (kB; first 10: $first)"
+	if [ "${DOTPOOL_VALGRIND:-0}" = 1 ] ||
+		grep -q libasan <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)"; then
+		dp_log "under ASan or valgrind: RSS not judged"
+	else
+		assert_le "$last" "$lim" \
+			"median RSS of the last 10 ${kind}s (kB; first 10: $first)"
+	fi
 }
 
 load & lpid=$!
