@@ -466,23 +466,6 @@ collect_test(struct dotpool_metrics_snapshot* snap, void* arg)
 	return dotpool_metrics_snapshot_add(snap, UP1, ZONE1, &st);
 }
 
-/** Number of open descriptors of this process. */
-static int
-count_fds(void)
-{
-	DIR* d = opendir("/proc/self/fd");
-	struct dirent* e;
-	int n = 0;
-	if(!d)
-		return -1;
-	while((e = readdir(d)) != NULL) {
-		if(e->d_name[0] != '.')
-			n++;
-	}
-	closedir(d);
-	return n - 1; /* the directory's own descriptor */
-}
-
 /** Connect to a loopback port; -1 on failure. */
 static int
 connect_to(int family, int port)
@@ -588,14 +571,14 @@ test_server_scrape(void)
 	char* resp;
 	const char* body;
 	char cl[64];
-	int fds = count_fds();
+	int fds = unit_count_fds();
 
 	m = dotpool_metrics_start("127.0.0.1@0", collect_test, &cs, err,
 		sizeof(err));
 	UNIT_REQUIRE(m != NULL, "metrics: server starts on 127.0.0.1@0");
 	UNIT_CHECK(dotpool_metrics_port(m) > 0,
 		"metrics: server reports the port it got");
-	UNIT_CHECK(count_fds() > fds, "metrics: server holds descriptors");
+	UNIT_CHECK(unit_count_fds() > fds, "metrics: server holds descriptors");
 	resp = http(AF_INET, dotpool_metrics_port(m),
 		"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
 	UNIT_REQUIRE(resp != NULL, "metrics: scrape gets a response");
@@ -633,7 +616,7 @@ test_server_scrape(void)
 	free(resp);
 	dotpool_metrics_buf_free(&want);
 	dotpool_metrics_stop(m);
-	UNIT_CHECK(count_fds() == fds,
+	UNIT_CHECK(unit_count_fds() == fds,
 		"metrics: stop closes every descriptor");
 }
 
@@ -646,7 +629,7 @@ test_server_errors(void)
 	char err[256] = "";
 	char* resp;
 	char big[DOTPOOL_METRICS_MAX_REQUEST + 64];
-	int port, fds = count_fds();
+	int port, fds = unit_count_fds();
 
 	m = dotpool_metrics_start("127.0.0.1@0", collect_test, &cs, err,
 		sizeof(err));
@@ -684,7 +667,7 @@ test_server_errors(void)
 		"metrics: a failing collect sends no partial metrics");
 	free(resp);
 	dotpool_metrics_stop(m);
-	UNIT_CHECK(count_fds() == fds,
+	UNIT_CHECK(unit_count_fds() == fds,
 		"metrics: stop closes every descriptor");
 }
 
@@ -700,7 +683,7 @@ test_server_slow_client(void)
 	char err[256] = "";
 	char* resp;
 	char c;
-	int slow, slow2, port, fds = count_fds();
+	int slow, slow2, port, fds = unit_count_fds();
 	uint64_t t0, t1;
 	ssize_t n;
 
@@ -741,7 +724,7 @@ test_server_slow_client(void)
 	n = recv(slow2, &c, 1, 0);
 	UNIT_CHECK(n <= 0, "metrics: stop closes client connections");
 	close(slow2);
-	UNIT_CHECK(count_fds() == fds,
+	UNIT_CHECK(unit_count_fds() == fds,
 		"metrics: stop closes every descriptor");
 }
 
@@ -754,7 +737,7 @@ test_server_many_clients(void)
 	char err[256] = "";
 	char* resp;
 	int fd[DOTPOOL_METRICS_MAX_CLIENTS + 4];
-	int i, port, fds = count_fds();
+	int i, port, fds = unit_count_fds();
 
 	m = dotpool_metrics_start("127.0.0.1@0", collect_test, &cs, err,
 		sizeof(err));
@@ -772,7 +755,7 @@ test_server_many_clients(void)
 			close(fd[i]);
 	}
 	dotpool_metrics_stop(m);
-	UNIT_CHECK(count_fds() == fds,
+	UNIT_CHECK(unit_count_fds() == fds,
 		"metrics: stop closes every descriptor");
 }
 
@@ -834,7 +817,7 @@ test_server_out_of_fds(void)
 		"metrics test: getrlimit");
 	/* a few descriptors above what is open, then take them all */
 	low = old;
-	low.rlim_cur = (rlim_t)(count_fds() + 40);
+	low.rlim_cur = (rlim_t)(unit_count_fds() + 40);
 	if(low.rlim_cur > old.rlim_cur)
 		low.rlim_cur = old.rlim_cur;
 	UNIT_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0,
@@ -959,7 +942,7 @@ test_server_idle_flood(void)
 	pthread_t th[FLOOD_THREADS];
 	char err[256] = "";
 	char* resp;
-	int i, ok = 0, fds = count_fds();
+	int i, ok = 0, fds = unit_count_fds();
 	uint64_t t0, t1, worst = 0;
 
 	m = dotpool_metrics_start("127.0.0.1@0", collect_test, &cs, err,
@@ -999,7 +982,7 @@ test_server_idle_flood(void)
 	UNIT_CHECKF(worst < 10000, "metrics: a scrape during the flood took "
 		"%" PRIu64 " ms (Prometheus' scrape timeout is 10 s)", worst);
 	dotpool_metrics_stop(m);
-	UNIT_CHECK(count_fds() == fds,
+	UNIT_CHECK(unit_count_fds() == fds,
 		"metrics: stop closes every descriptor");
 }
 

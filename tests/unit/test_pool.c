@@ -629,22 +629,6 @@ treq_pad(struct treq* t, size_t n)
 	t->r.len += 15 + n;
 }
 
-/** Count open file descriptors. */
-static int
-count_fds(void)
-{
-	DIR* d = opendir("/proc/self/fd");
-	struct dirent* e;
-	int n = 0;
-	if(!d)
-		return -1;
-	while((e = readdir(d)) != NULL)
-		if(e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /** One test's world. */
 struct world {
 	/** event base */
@@ -683,7 +667,7 @@ static void
 world_init(struct world* w)
 {
 	memset(w, 0, sizeof(*w));
-	w->fds = count_fds();
+	w->fds = unit_count_fds();
 	w->base = event_base_new();
 	w->cfg.connect_timeout = 2000;
 	w->cfg.idle_timeout = 5000;
@@ -784,8 +768,8 @@ world_free(struct world* w)
 	dotpool_tls_free(w->tls);
 	peer_free(w->peer);
 	event_base_free(w->base);
-	UNIT_CHECKF(count_fds() == w->fds, "pool: no fd left open (%d before,"
-		" %d after)", w->fds, count_fds());
+	UNIT_CHECKF(unit_count_fds() == w->fds, "pool: no fd left open (%d before,"
+		" %d after)", w->fds, unit_count_fds());
 }
 
 /** Check the gauges of an upstream at rest. */
@@ -1336,8 +1320,8 @@ test_free_pending(void)
 	dotpool_pool_free(w.pool, 0);
 	dotpool_tls_free(w.tls);
 	UNIT_CHECK(completed == start, "pool: free completes no request");
-	UNIT_CHECKF(count_fds() == w.fds, "pool: no fd left after free with "
-		"the base gone (%d before, %d after)", w.fds, count_fds());
+	UNIT_CHECKF(unit_count_fds() == w.fds, "pool: no fd left after free with "
+		"the base gone (%d before, %d after)", w.fds, unit_count_fds());
 }
 
 /** Connection refused: the request fails with DOTPOOL_EIO, health counts. */

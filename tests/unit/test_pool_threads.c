@@ -72,22 +72,6 @@ flag_set(int* f)
 	__atomic_store_n(f, 1, __ATOMIC_RELEASE);
 }
 
-/** Count open file descriptors. */
-static int
-count_fds(void)
-{
-	DIR* d = opendir("/proc/self/fd");
-	struct dirent* e;
-	int n = 0;
-	if(!d)
-		return -1;
-	while((e = readdir(d)) != NULL)
-		if(e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* ---- the DoT server: answers one query per connection, then closes ---- */
 
 
@@ -662,7 +646,7 @@ test_churn_while_reading(void)
 	struct dotpool_tls* tls;
 	struct dotpool_board* board = dotpool_board_create();
 	char err[256];
-	int i, fds = count_fds(), total = 0, conns = 0;
+	int i, fds = unit_count_fds(), total = 0, conns = 0;
 	unsigned secs = churn_seconds();
 	UNIT_REQUIRE(cfg != NULL && board != NULL, "threads: set-up");
 	cfg->profile = DOTPOOL_PROFILE_OPPORTUNISTIC;
@@ -735,8 +719,8 @@ test_churn_while_reading(void)
 	dotpool_tls_free(tls);
 	dotpool_board_free(board);
 	dotpool_config_free(cfg);
-	UNIT_CHECKF(count_fds() == fds, "threads: no fd left open (%d before, "
-		"%d after)", fds, count_fds());
+	UNIT_CHECKF(unit_count_fds() == fds, "threads: no fd left open (%d before, "
+		"%d after)", fds, unit_count_fds());
 }
 
 /** Make a self-signed server certificate for dot.test. */

@@ -6,6 +6,7 @@
  */
 #ifndef DOTPOOL_UNIT_H
 #define DOTPOOL_UNIT_H
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <CUnit/CUnit.h>
@@ -81,6 +82,23 @@ hard:
 	fprintf(stderr, "%s: CUnit error: %s\n", suite, CU_get_error_msg());
 	CU_cleanup_registry();
 	return 99;
+}
+
+/** Open file descriptors of this process (the suites check that nothing
+ * is left open), or -1 when /proc cannot be read. */
+static inline int
+unit_count_fds(void)
+{
+	DIR* d = opendir("/proc/self/fd");
+	struct dirent* e;
+	int n = 0;
+	if(!d)
+		return -1;
+	while((e = readdir(d)) != NULL)
+		if(e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 #endif /* DOTPOOL_UNIT_H */
