@@ -53,6 +53,11 @@ UNBOUND_126 = os.environ.get("BENCH_UNBOUND_126", os.path.join(TOP,
 	".cache/unbound-1.26.0-plain/prefix/sbin/unbound"))
 DOTPOOL_SO_126 = os.environ.get("BENCH_DOTPOOL_SO_126",
 	os.path.join(TOP, ".versions/build-1.26.0/.libs/dotpool.so"))
+# the dotpool-ref row: the same Unbound 1.17.1 with dotpool built from an
+# earlier revision (bench/run.sh --ref REV), so a change is measured against
+# its predecessor in the same rounds rather than across noisy runs
+DOTPOOL_SO_REF = os.environ.get("BENCH_DOTPOOL_SO_REF", "")
+DOTPOOL_REF_REV = os.environ.get("BENCH_DOTPOOL_REF_REV", "ref")
 AUTH_NAME = "up.bench"
 API_KEY = "dotpool-bench"
 # namespaces and addresses of the emulated-RTT path: only these are used
@@ -78,6 +83,8 @@ SYSTEMS = {
 	"unbound-udp-t2": ("unbound-udp", 2),
 	# only in the emulated-path scenarios by default (--path-extra)
 	"dotpool-prewarm": ("dotpool", 1),
+	# only with bench/run.sh --ref REV
+	"dotpool-ref": ("dotpool", 1),
 }
 # dotpool.conf lines per system (on top of --dotpool-conf)
 DOTPOOL_EXTRA = {"dotpool-prewarm": "prewarm: yes"}
@@ -89,7 +96,9 @@ DOTPOOL_REF = {"1.17.1": "dotpool", "1.26.0": "dotpool-1.26"}
 NATIVE_REF = {"1.17.1": "unbound-dot", "1.26.0": "unbound-dot-1.26"}
 # the other DoT forwarders, for "dotpool / best peer"
 PEERS = ["kresd", "dnsdist", "stubby"]
-LOOPBACK_DEFAULT = [s for s in SYSTEMS if s != "dotpool-prewarm"]
+LOOPBACK_DEFAULT = [s for s in SYSTEMS
+	if s not in ("dotpool-prewarm", "dotpool-ref") or
+	(s == "dotpool-ref" and DOTPOOL_SO_REF)]
 # systems that talk to the upstream over DoT (quiet and failover scenarios)
 DOT_SYSTEMS = ["dotpool", "dotpool-prewarm", "unbound-dot", "dotpool-1.26",
 	"unbound-dot-1.26", "kresd", "dnsdist", "stubby"]
@@ -383,8 +392,9 @@ class Bench:
 		# a private copy: a rebuild of the work tree during the run must
 		# not change the module under test
 		self.dotpool_so = {}
-		for ver, so in (("1.17.1", DOTPOOL_SO), ("1.26.0", DOTPOOL_SO_126)):
-			if os.path.exists(so):
+		for ver, so in (("1.17.1", DOTPOOL_SO), ("1.26.0", DOTPOOL_SO_126),
+				("ref", DOTPOOL_SO_REF)):
+			if so and os.path.exists(so):
 				self.dotpool_so[ver] = os.path.join(w, "dotpool-%s.so" % ver)
 				shutil.copy(so, self.dotpool_so[ver])
 		def ossl(*a):
@@ -512,11 +522,13 @@ remote-control:
 """.format(d=d, port=port, threads=threads, ca=ca, modcfg=modcfg)
 			ver = unbound_of(name)
 			if kind == "dotpool":
-				if ver not in self.dotpool_so:
-					raise RuntimeError("no module at %s" % (DOTPOOL_SO_126
-						if ver == "1.26.0" else DOTPOOL_SO))
+				so = "ref" if name == "dotpool-ref" else ver
+				if so not in self.dotpool_so:
+					raise RuntimeError("no module at %s" % {"ref":
+						DOTPOOL_SO_REF or "(no --ref given)",
+						"1.26.0": DOTPOOL_SO_126}.get(so, DOTPOOL_SO))
 				conf += "dynlib:\n\tdynlib-file: \"%s\"\n" % \
-					self.dotpool_so[ver]
+					self.dotpool_so[so]
 				dpc = os.path.join(d, "dotpool.conf")
 				with open(dpc, "w") as f:
 					f.write("# dotpool settings for the benchmark\ndotpool:\n")
@@ -889,6 +901,8 @@ def ratio_table(L, names, qps, sel):
 		if kind in ("dotpool", "unbound-dot", "unbound-udp") and n != ref:
 			pairs.append((n, ref, "Unbound " + unbound_of(n)))
 	pairs.append(("dotpool-1.26", "dotpool", "1.26.0 / 1.17.1"))
+	pairs.append(("dotpool", "dotpool-ref", "this build / " +
+		DOTPOOL_REF_REV))
 	pairs.append(("unbound-dot-1.26", "unbound-dot", "1.26.0 / 1.17.1"))
 	# the best peer: the other DoT forwarder with the highest median qps
 	peers = [p for p in PEERS if by.get(p)]
@@ -1155,6 +1169,9 @@ def versions():
 			stdout=subprocess.PIPE).stdout.decode().strip()
 		v.append("dotpool %s (%s; -1.26 rows: %s)" % (rev, DOTPOOL_SO,
 			DOTPOOL_SO_126))
+		if DOTPOOL_SO_REF:
+			v.append("dotpool-ref row: dotpool %s (%s)" % (DOTPOOL_REF_REV,
+				DOTPOOL_SO_REF))
 	except Exception:
 		pass
 	return v

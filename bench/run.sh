@@ -19,6 +19,35 @@ for _ in $(seq 1 120); do
 	sleep 5
 done
 scripts/deps.sh bench
+# --ref REV: a dotpool-ref row, the module built from revision REV (cached
+# under .cache/bench-ref/), so a change is measured against its parent in the
+# same rounds. The other arguments go to bench.py.
+args=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--ref)
+		[ $# -ge 2 ] || { echo "run.sh: --ref needs a revision" >&2; exit 2; }
+		rev=$(git rev-parse --short "$2^{commit}") ||
+			{ echo "run.sh: --ref $2: no such revision" >&2; exit 2; }
+		refdir=.cache/bench-ref/$rev
+		if [ ! -f "$refdir/.libs/dotpool.so" ]; then
+			vars=$(scripts/unbound-dynlib.sh | tail -n 1)
+			eval "$vars"
+			rm -rf "$refdir"
+			mkdir -p "$refdir"
+			git archive "$rev" | tar -x -C "$refdir"
+			(cd "$refdir" && ./autogen.sh >/dev/null 2>&1 &&
+				./configure --with-unbound-src="$UNBOUND_SRC" >/dev/null &&
+				make -j"$(nproc)" >/dev/null) ||
+				{ echo "run.sh: dotpool $rev did not build in $refdir" >&2; exit 1; }
+		fi
+		export BENCH_DOTPOOL_SO_REF=$top/$refdir/.libs/dotpool.so
+		export BENCH_DOTPOOL_REF_REV=$rev
+		shift 2 ;;
+	*) args+=("$1"); shift ;;
+	esac
+done
+set -- "${args[@]}"
 if [ ! -f "${BENCH_DOTPOOL_SO:-.libs/dotpool.so}" ]; then
 	DOTPOOL_DEPS=build scripts/build.sh
 fi
