@@ -119,7 +119,8 @@ test_nul(void)
 
 	UNIT_CHECK(dotpool_metrics_parse_request(nul_line,
 		sizeof(nul_line) - 1) == DOTPOOL_METRICS_REQ_BAD,
-		"httpreq: a NUL before the end of the headers is a bad request");
+		"httpreq: a NUL before the end of the headers is a bad "
+		"request");
 	UNIT_CHECK(dotpool_metrics_parse_request(nul_after,
 		sizeof(nul_after) - 1) == DOTPOOL_METRICS_REQ_GET,
 		"httpreq: a NUL after the end of the headers is not looked at");
