@@ -64,7 +64,7 @@ test_check_forwards(void)
 	memset(&r, 0, sizeof(r));
 	ret = dotpool_config_check_forwards(cfg, fw, 2, collect, &r);
 	UNIT_CHECKF(ret == 0 && r.n == 0, "config: every section matches "
-		"(%d problems, first \"%s\")", ret, r.msg[0]);
+		"(%d problems, first \"%.200s\")", ret, r.msg[0]);
 	dotpool_config_free(cfg);
 
 	cfg = dotpool_config_new();
@@ -78,13 +78,13 @@ test_check_forwards(void)
 		"nothing, got %d", ret);
 	UNIT_CHECKF(strcmp(r.msg[0], "d.conf:1: zone: \"exmaple.com.\" "
 		"names no forward-zone with forward-tls-upstream in "
-		"unbound.conf") == 0, "config: zone message, got \"%s\"",
+		"unbound.conf") == 0, "config: zone message, got \"%.200s\"",
 		r.msg[0]);
 	UNIT_CHECKF(strcmp(r.msg[1], "d.conf:3: upstream: \"192.0.2.1@53\" "
 		"matches no forward-addr of a forward-zone with "
 		"forward-tls-upstream in unbound.conf") == 0,
 		"config: upstream message (a port 853 forward-addr is not "
-		"@53), got \"%s\"", r.msg[1]);
+		"@53), got \"%.200s\"", r.msg[1]);
 	dotpool_config_free(cfg);
 }
 
