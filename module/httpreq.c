@@ -2,7 +2,7 @@
  * \file
  * The metrics endpoint's HTTP request parser: what a client sent, judged
  * without the server around it, so that it can be fuzzed and unit-tested
- * alone (module/metrics.c serves the verdicts).
+ * alone (module/httpd.c serves the verdicts).
  */
 #define _GNU_SOURCE 1 /* memmem */
 #include <string.h>

@@ -18,7 +18,7 @@ test_pkgs="libcunit1-dev unbound unbound-anchor dns-root-data openssl
 	groff-base clang libclang-rt-14-dev"
 run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 	knot-dnsutils python3"
-# packaging (issue 6): .debs, lintian, the install test's chroot, lint
+# packaging: .debs, lintian, the install test's chroot, lint
 pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
 	shellcheck yamllint python3-yaml knot-dnsutils openssl iproute2"
 # upstream Unbound releases from git archives (scripts/unbound-upstream.sh):

@@ -41,7 +41,7 @@ sources_of() {
 	frame|wbuf) echo "frame error" ;;
 	wire|keepalive) echo "wire error" ;;
 	idmap) echo "idmap error" ;;
-	config) echo "config error" ;;
+	config) echo "config config_keys config_read error" ;;
 	http) echo "httpreq" ;;
 	*) echo "fuzz.sh: unknown target '$1' (targets: $all)" >&2; return 1 ;;
 	esac

@@ -13,7 +13,7 @@ blocks separated by blank lines, each a comment followed by one key line
 ("key: default", or "# key: example" for keys unset by default), or a
 comment alone (an introduction), and "# ---- title ----" headings; then
 the zone: and upstream: sections, commented out, in the same layout one
-comment level down. Known keys come from module/config.c's key table.
+comment level down. Known keys come from module/config_keys.c's key table.
 """
 import os
 import re
@@ -23,7 +23,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     TOP, "dotpool.conf.sample")
 CONFIG_C = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
-    TOP, "module", "config.c")
+    TOP, "module", "config_keys.c")
 
 KEYS = set(re.findall(r'^\s*[GZU]\("([a-z0-9-]+)"',
                       open(CONFIG_C).read(), re.M))

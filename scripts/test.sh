@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything from a fresh Debian 12 checkout to a full test run:
-# packages, the dynlib Unbound, the module, `make check`, then the package
+# packages, the dynlib Unbound, the module, `make check`, the unit tier
+# under ThreadSanitizer, `make distcheck-unit`, the fuzzers, then the package
 # build and install test (`make check-packages`: rebuilds Debian's unbound
 # with dynlib as a .deb, builds unbound-dotpool, installs both from a local
 # apt repository into a chroot and resolves through them; about 8 minutes
@@ -28,6 +29,15 @@ tsan_rc=0
 make check-tsan || tsan_rc=$?
 [ "$tsan_rc" = 0 ] || rc=$tsan_rc
 echo "test.sh: check-tsan done at $(( $(date +%s) - start )) s"
+# The tarball on its own (make distcheck-unit: dist, a read-only VPATH
+# build, the unit suites, man pages and configure check inside it, install,
+# uninstall, distclean; about two minutes): a file missing from the
+# tarball fails here. One test.
+dist_rc=0
+make distcheck-unit >distcheck.log 2>&1 || dist_rc=$?
+tail -n 6 distcheck.log
+[ "$dist_rc" = 0 ] || rc=$dist_rc
+echo "test.sh: distcheck done at $(( $(date +%s) - start )) s"
 # Every fuzz target for a short fixed budget (tests/fuzz/README.md):
 # regressions in the parsers of untrusted input; one test.
 fuzz_rc=0
@@ -49,11 +59,12 @@ if [ "${DOTPOOL_SKIP_VERSIONS:-0}" != 1 ]; then
 	echo "test.sh: version matrix done at $(( $(date +%s) - start )) s"
 fi
 # One closing line in the plain form CI reads: the make check suites, the
-# TSan run, the fuzzing run, the package test and the version matrix.
+# TSan run, the distcheck, the fuzzing run, the package test and the
+# version matrix.
 pass=$(sed -n 's/^# PASS: *//p' test-suite.log 2>/dev/null || echo 0)
 fail=$(( $(sed -n 's/^# FAIL: *//p' test-suite.log 2>/dev/null || echo 0) +
 	$(sed -n 's/^# ERROR: *//p' test-suite.log 2>/dev/null || echo 0) ))
-for r in "$tsan_rc" "$fuzz_rc"; do
+for r in "$tsan_rc" "$dist_rc" "$fuzz_rc"; do
 	if [ "$r" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 done
 if [ "${DOTPOOL_SKIP_PACKAGES:-0}" != 1 ] && [ -n "${pkg_rc:-}" ]; then

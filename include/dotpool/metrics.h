@@ -19,6 +19,10 @@
  * Privacy: labels are upstream names and zone names only, never a query
  * name or a client address.
  *
+ * Three units implement it: module/metrics.c the snapshot and renderer
+ * (pure), module/httpreq.c the request parser (pure), module/httpd.c the
+ * server thread.
+ *
  * No Unbound headers here. Returns follow error.h: 0 or DOTPOOL_E*,
  * constructors NULL.
  */
@@ -143,6 +147,16 @@ void dotpool_metrics_snapshot_module(struct dotpool_metrics_snapshot* snap,
  */
 int dotpool_metrics_render(const struct dotpool_metrics_snapshot* snap,
 	struct dotpool_metrics_buf* out);
+
+/**
+ * Append n bytes to a buffer, keeping it NUL-terminated.
+ * @param buf: the buffer.
+ * @param s: the bytes (copied).
+ * @param n: how many.
+ * @return 0 or DOTPOOL_ENOMEM (buf then holds what it had).
+ */
+int dotpool_metrics_buf_add(struct dotpool_metrics_buf* buf, const char* s,
+	size_t n);
 
 /** Free a buffer's text and zero it; buf may be NULL. */
 void dotpool_metrics_buf_free(struct dotpool_metrics_buf* buf);

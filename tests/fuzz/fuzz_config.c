@@ -1,7 +1,8 @@
 /**
  * \file
- * Fuzz target: the settings-file parser (module/config.c), operator input
- * that is read at every Unbound start and reload.
+ * Fuzz target: the settings-file parser (module/config_read.c and
+ * config_keys.c), operator input that is read at every Unbound start and
+ * reload.
  *
  * Text without a NUL byte goes through dotpool_config_read_string; text
  * with one (which only a file can hold) and one input in 16 of the others

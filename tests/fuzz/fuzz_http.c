@@ -1,7 +1,7 @@
 /**
  * \file
  * Fuzz target: the metrics endpoint's HTTP request parser
- * (dotpool_metrics_parse_request in module/metrics.c), which judges the
+ * (dotpool_metrics_parse_request in module/httpreq.c), which judges the
  * bytes any local client sends.
  *
  * The server calls the parser after each read with everything received so

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Upstream authentication with real TLS (issue 4): every case is a TLS
+# Upstream authentication with real TLS: every case is a TLS
 # forward zone <case>.dotpool.test of a dotpool Unbound sent to its own
 # dotfault upstream (which answers A with an address of its own). "refused"
 # means the client gets SERVFAIL, the server was contacted (a TCP

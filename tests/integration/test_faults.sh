@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fault suite (issue 3 §5): for every way an upstream can break or lie,
+# The fault suite: for every way an upstream can break or lie,
 # the Unbound under test (dynlib + dotpool) forwards a TLS zone to two
 # upstreams, the faulty one first and a healthy one second, and we check:
 # Unbound keeps running; every query gets, within a bounded time, the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TLS session resumption with a real server (issue 4). The dotfault upstream
+# TLS session resumption with a real server. The dotfault upstream
 # closes connections idle for half a second, so each query after a pause
 # reconnects:
 #  1. with session-resumption (the default) at least 90 % of the reconnects

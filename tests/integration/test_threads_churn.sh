@@ -9,7 +9,8 @@
 # (./configure --enable-sanitizers, or -fsanitize=thread, see lib.sh) any
 # ASan or TSan report fails the test.
 #
-# DOTPOOL_CHURN_SECONDS: how long (default 20; the issue's runs took 60).
+# DOTPOOL_CHURN_SECONDS: how long (default 20; a longer run, e.g. 60, is a
+# soak).
 # DOTPOOL_CHURN_THREADS: num-threads (default 4).
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/integration/lib.sh"

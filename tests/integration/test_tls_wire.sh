@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What crosses the wire to a DoT upstream (issue 4): while queries flow
+# What crosses the wire to a DoT upstream: while queries flow
 # through dotpool, a capture of the upstream's port holds only TLS records
 # (tshark decodes every TCP payload as TLS; content types handshake,
 # application data, alert, and the change_cipher_spec TLS 1.3 sends for

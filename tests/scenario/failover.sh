@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The failover scenario of issue 3: the Unbound under test (dynlib +
+# The failover scenario: the Unbound under test (dynlib +
 # dotpool, policy ordered) forwards a TLS zone to a primary and a secondary
 # DoT upstream (both dotfault). A steady load of unique names runs
 # throughout (50 qps, ~24 s) while the primary is

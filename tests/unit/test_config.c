@@ -1,8 +1,10 @@
 /**
  * \file
- * Unit tests of module/config.c: defaults, every key of every section,
+ * Unit tests of the settings (module/config.c, config_keys.c,
+ * config_read.c, through config.h): defaults, every key of every section,
  * quoting and comments, inheritance of zone settings, lookups, and the
- * exact "file:line: key: reason" text of every error.
+ * exact "file:line: key: reason" text of every error. The checks against
+ * Unbound's forward zones are test_config_forwards.c's.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -728,85 +730,6 @@ test_unknown_section(void)
 		"t.conf:2: prewarm: needs a value");
 }
 
-/** Messages of the cross-checks, collected. */
-struct reports {
-	/** how many */
-	int n;
-	/** the first two */
-	char msg[2][600];
-};
-
-/** Collect one cross-check message. */
-static void
-collect(const char* msg, void* arg)
-{
-	struct reports* r = (struct reports*)arg;
-
-	if(r->n < 2)
-		snprintf(r->msg[r->n], sizeof(r->msg[0]), "%s", msg);
-	r->n++;
-}
-
-/** zone: and upstream: sections must match a TLS forward zone. */
-static void
-test_check_forwards(void)
-{
-	static const char* const a1[] = { "192.0.2.1@853#dns.example.net",
-		"192.0.2.2#dns.example.net", "192.0.2.3", NULL };
-	static const char* const a2[] = { "2001:db8::1@8853", NULL };
-	static const struct dotpool_tls_forward fw[] = {
-		{ "example.com.", a1 }, { "Example.ORG", a2 } };
-	/* each forward-addr spelling selects its section: IP#name is port
-	 * 853, a bare IP port 53 */
-	static const char good[] =
-		"zone:\n\tname: example.com\n"
-		"zone:\n\tname: example.org.\n"
-		"upstream:\n\taddr: 192.0.2.1\n"
-		"upstream:\n\taddr: 192.0.2.2@853\n"
-		"upstream:\n\taddr: 192.0.2.3@53\n"
-		"upstream:\n\taddr: 2001:db8::1@8853\n";
-	static const char bad[] =
-		"zone:\n\tname: exmaple.com\n"
-		"upstream:\n\taddr: 192.0.2.1@53\n"
-		"upstream:\n\taddr: 192.0.2.9\n";
-	struct dotpool_config* cfg;
-	struct reports r;
-	char err[256];
-	int ret;
-
-	cfg = dotpool_config_new();
-	UNIT_REQUIRE(cfg != NULL, "config: new settings allocated");
-	ret = dotpool_config_read_text(cfg, "d.conf", good, strlen(good),
-		err, sizeof(err));
-	UNIT_CHECKF(ret == 0, "config: cross-check file parses, got \"%s\"",
-		err);
-	memset(&r, 0, sizeof(r));
-	ret = dotpool_config_check_forwards(cfg, fw, 2, collect, &r);
-	UNIT_CHECKF(ret == 0 && r.n == 0, "config: every section matches "
-		"(%d problems, first \"%s\")", ret, r.msg[0]);
-	dotpool_config_free(cfg);
-
-	cfg = dotpool_config_new();
-	UNIT_REQUIRE(cfg != NULL, "config: new settings allocated");
-	ret = dotpool_config_read_text(cfg, "d.conf", bad, strlen(bad), err,
-		sizeof(err));
-	UNIT_CHECKF(ret == 0, "config: second file parses, got \"%s\"", err);
-	memset(&r, 0, sizeof(r));
-	ret = dotpool_config_check_forwards(cfg, fw, 2, collect, &r);
-	UNIT_CHECKF(ret == 3 && r.n == 3, "config: three sections match "
-		"nothing, got %d", ret);
-	UNIT_CHECKF(strcmp(r.msg[0], "d.conf:1: zone: \"exmaple.com.\" "
-		"names no forward-zone with forward-tls-upstream in "
-		"unbound.conf") == 0, "config: zone message, got \"%s\"",
-		r.msg[0]);
-	UNIT_CHECKF(strcmp(r.msg[1], "d.conf:3: upstream: \"192.0.2.1@53\" "
-		"matches no forward-addr of a forward-zone with "
-		"forward-tls-upstream in unbound.conf") == 0,
-		"config: upstream message (a port 853 forward-addr is not "
-		"@53), got \"%s\"", r.msg[1]);
-	dotpool_config_free(cfg);
-}
-
 /** The memory entry point reads as the file reader does, and names the
  * file it is given. */
 static void
@@ -899,7 +822,6 @@ main(void)
 		{ "sample file", test_sample_file },
 		{ "every prefix of a file", test_every_prefix },
 		{ "unknown section", test_unknown_section },
-		{ "sections against forward zones", test_check_forwards },
 		{ "memory entry point", test_read_text },
 		{ NULL, NULL }
 	};

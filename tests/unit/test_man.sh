@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 page=$top/man/dotpool.conf.5
 
 python3 "$top/scripts/man-dotpool-conf.py" "$top/dotpool.conf.sample" \
-	"$top/module/config.c" >"$tmp/gen.5" || flunk "the generator failed"
+	"$top/module/config_keys.c" >"$tmp/gen.5" || flunk "the generator failed"
 if diff -u "$page" "$tmp/gen.5" >"$tmp/diff"; then
 	say "man/dotpool.conf.5 is the sample's text"
 else
@@ -24,11 +24,11 @@ fi
 
 # every key of the parser's table, as a tag
 n=0
-for k in $(sed -n 's/^[[:space:]]*[GZU]("\([a-z0-9-]*\)".*/\1/p' "$top/module/config.c" | sort -u); do
+for k in $(sed -n 's/^[[:space:]]*[GZU]("\([a-z0-9-]*\)".*/\1/p' "$top/module/config_keys.c" | sort -u); do
 	n=$((n + 1))
 	grep -qF "\\fB${k//-/\\-}:\\fR" "$page" || flunk "key $k is not in dotpool.conf(5)"
 done
-[ "$n" -ge 25 ] || flunk "found only $n keys in module/config.c"
+[ "$n" -ge 25 ] || flunk "found only $n keys in module/config_keys.c"
 # every default of the sample's dotpool: section, next to its key
 d=0
 while read -r k v; do
