@@ -13,12 +13,7 @@
 set -uo pipefail
 # shellcheck source=tests/packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
-tarballs=${DOTPOOL_UNBOUND_TARBALLS:-}
-for d in "$tarballs" /work/shared/unbound-src "$top/../shared/unbound-src"; do
-	[ -n "$d" ] && [ -f "$d/SHA256SUMS" ] && { tarballs=$d; break; }
-done
-[ -f "$tarballs/unbound-1.26.0.tar.gz" ] && [ -f "$tarballs/unbound-1.24.2.tar.gz" ] ||
-	skip_all "no Unbound release tarballs (set DOTPOOL_UNBOUND_TARBALLS)"
+find_unbound_tarballs 1.26.0 1.24.2
 tmp=$(mktemp -d)
 if [ "${DOTPOOL_KEEP:-0}" = 1 ]; then
 	echo "$name: keeping $tmp"

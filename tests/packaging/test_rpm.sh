@@ -17,12 +17,7 @@ set -uo pipefail
 for t in rpmbuild rpmspec rpm2cpio cpio; do
 	command -v "$t" >/dev/null || skip_all "no $t (scripts/deps.sh pkg installs rpm)"
 done
-tarballs=${DOTPOOL_UNBOUND_TARBALLS:-}
-for d in "$tarballs" /work/shared/unbound-src "$top/../shared/unbound-src"; do
-	[ -n "$d" ] && [ -f "$d/SHA256SUMS" ] && { tarballs=$d; break; }
-done
-[ -f "$tarballs/unbound-1.24.2.tar.gz" ] ||
-	skip_all "no Unbound 1.24.2 release tarball (set DOTPOOL_UNBOUND_TARBALLS)"
+find_unbound_tarballs 1.24.2
 spec=$top/packaging/rpm/unbound-dotpool.spec
 tmp=$(mktemp -d)
 if [ "${DOTPOOL_KEEP:-0}" = 1 ]; then
@@ -89,11 +84,13 @@ License: BSD-3-Clause
 stand-in
 %files
 EOF
-	rpmbuild -bb --define "_topdir $dir" "$dir/unbound.spec" >"$dir/build.log" 2>&1 &&
+	if ! { rpmbuild -bb --define "_topdir $dir" "$dir/unbound.spec" &&
 		rpm --dbpath "$dir/db" --initdb &&
 		rpm --dbpath "$dir/db" -i --justdb --nodeps --noscripts \
-			"$(find "$dir/RPMS" -name '*.rpm')" >>"$dir/build.log" 2>&1 ||
-		{ tail -n 10 "$dir/build.log"; return 1; }
+			"$(find "$dir/RPMS" -name '*.rpm')"; } >"$dir/build.log" 2>&1; then
+		tail -n 10 "$dir/build.log"
+		return 1
+	fi
 	rpmspec -q --requires --define "_dbpath $dir/db" "$spec" 2>/dev/null | grep '^unbound'
 }
 check_that "installed unbound 1:$uv-7.fc43: requires exactly that" test \
