@@ -7,6 +7,8 @@
 # The source is the shared release tarball (git archive of the release tag),
 # checked against its SHA256SUMS: $DOTPOOL_UNBOUND_TARBALLS (default
 # /work/shared/unbound-src, or ../shared/unbound-src next to the checkout).
+# Checking, unpacking and configuring are scripts/unbound-tree.sh's, which
+# scripts/build-for-unbound.sh shares.
 # Result, cached under $DOTPOOL_CACHE (default .cache/ in the checkout):
 #   .cache/unbound-VERSION-FLAVOR/src     the configured source tree
 #   .cache/unbound-VERSION-FLAVOR/prefix  the installed build
@@ -31,6 +33,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${DOTPOOL_CACHE:-$here/.cache}
 log() { printf 'unbound-upstream: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/unbound-tree.sh
+. "$here/scripts/unbound-tree.sh"
 
 version=
 flavour=plain
@@ -80,13 +84,10 @@ fi
 mkdir -p "$work"
 if [ ! -f "$work/.configured" ]; then
 	# Only the line for this tarball: the others need not be present.
-	(cd "$tarballs" && grep "  $tarball\$" SHA256SUMS | sha256sum -c --quiet -) ||
-		die "$tarballs/$tarball does not match its SHA256SUMS entry"
-	rm -rf "$src" "$work/unpack"
-	mkdir -p "$work/unpack"
-	tar -xzf "$tarballs/$tarball" -C "$work/unpack"
-	mv "$work/unpack/unbound-$version" "$src"
-	rm -rf "$work/unpack"
+	sum=$(awk -v f="$tarball" '$2 == f { print $1 }' "$tarballs/SHA256SUMS")
+	[ -n "$sum" ] || die "$tarball has no line in $tarballs/SHA256SUMS"
+	ubt_verify "$tarballs/$tarball" "$sum"
+	ubt_unpack "$tarballs/$tarball" "$version" "$src"
 
 	common=(--prefix="$prefix" --sysconfdir="$prefix/etc"
 		--localstatedir="$prefix/var" --with-dynlibmodule
@@ -115,15 +116,11 @@ if [ ! -f "$work/.configured" ]; then
 		;;
 	esac
 	log "configuring $version ($flavour)"
-	# configure looks for a `python` (a minimal Debian has none) unless PYTHON
-	# is an absolute path; the Python files go into the prefix
-	(cd "$src" && PYTHON=/usr/bin/python3 \
+	# Debian's python3, not one from PATH (pyenv), is compiled into the
+	# python module; its files go into the prefix
+	PYTHON=/usr/bin/python3 \
 		PYTHON_SITE_PKG="$prefix/lib/python3/dist-packages" \
-		nice -n 10 ./configure "${opts[@]}" \
-		>"$work/configure.log" 2>&1) ||
-		die "configure failed, see $work/configure.log"
-	grep -q '^#define WITH_DYNLIBMODULE 1' "$src/config.h" ||
-		die "configure did not enable the dynlib module"
+		ubt_configure "$src" "$work/configure.log" "${opts[@]}"
 	touch "$work/.configured"
 fi
 if [ -n "$headers_only" ]; then

@@ -37,3 +37,27 @@ check_that() {
 	local desc=$1; shift
 	if "$@"; then pass "$desc"; else flunk "$desc"; fi
 }
+# dist_tarball DIR: the tarball of `make dist` in the build tree
+# (top_builddir, else top), copied into DIR; prints its path. What an
+# operator or a packager starts from: a clean tree with ./configure.
+dist_tarball() {
+	local b=${top_builddir:-$top} t
+	make -s -C "$b" dist >"$1/dist.log" 2>&1 || { tail -n 20 "$1/dist.log"; return 1; }
+	t=$b/$(make -s -C "$b" -f Makefile -f - print-distdir <<<$'print-distdir:\n\t@echo $(distdir)').tar.gz
+	cp "$t" "$1/" && printf '%s\n' "$1/$(basename "$t")"
+}
+# find_unbound_tarballs VERSION...: set tarballs to the folder of the
+# shared Unbound release tarballs (DOTPOOL_UNBOUND_TARBALLS, else where
+# scripts/unbound-upstream.sh looks) holding each VERSION; skip without.
+find_unbound_tarballs() {
+	local d v
+	tarballs=
+	for d in "${DOTPOOL_UNBOUND_TARBALLS:-}" /work/shared/unbound-src \
+		"$top/../shared/unbound-src"; do
+		if [ -n "$d" ] && [ -f "$d/SHA256SUMS" ]; then tarballs=$d; break; fi
+	done
+	for v in "$@"; do
+		[ -f "$tarballs/unbound-$v.tar.gz" ] ||
+			skip_all "no Unbound $v release tarball (set DOTPOOL_UNBOUND_TARBALLS)"
+	done
+}
