@@ -46,10 +46,21 @@ if [ -z "$version" ] || [ "$version" = "(none)" ]; then
 fi
 work=$out/build-unbound-$version
 stamp=$work/.done
+# The stamp records only the rebuilt version: the paths are made from
+# where the cache is now, so a cache reached through another checkout (a
+# symlinked .cache, a moved tree) never points at a directory that is gone.
+stamp_vars() {
+	echo "UNBOUND_DEB_VERSION=$1 UNBOUND_DEB_SRC=$out/unbound-src-$1 UNBOUND_DEBS=$out/debs"
+}
 if [ -f "$stamp" ]; then
-	log "cached: $(cat "$stamp")"
-	cat "$stamp"
-	exit 0
+	cached=$(sed -n 's/^UNBOUND_DEB_VERSION=\([^ ]*\).*/\1/p' "$stamp")
+	if [ -n "$cached" ] && [ -f "$out/unbound-src-$cached/config.h" ] &&
+	   [ -d "$out/debs" ]; then
+		log "cached: $(stamp_vars "$cached")"
+		stamp_vars "$cached"
+		exit 0
+	fi
+	log "stale cache stamp $stamp: rebuilding"
 fi
 
 rm -rf "$work"
@@ -117,5 +128,5 @@ printf '%s\n' "$newversion" >"$tree/.dotpool-unbound-version"
 ln -sfn "$(basename "$tree")" "$out/unbound-src"
 rm -rf "$src/b"
 
-echo "UNBOUND_DEB_VERSION=$newversion UNBOUND_DEB_SRC=$tree UNBOUND_DEBS=$out/debs" >"$stamp"
+stamp_vars "$newversion" >"$stamp"
 cat "$stamp"
