@@ -6,6 +6,7 @@
  * Unbound's in the RTLD_GLOBAL namespace.
  */
 #include "module/glue.h"
+#include "module/query.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -27,8 +28,11 @@
 #include "dotpool/error.h"
 #include "dotpool/log.h"
 #include "dotpool/metrics.h"
+#include "dotpool/plan.h"
 #include "dotpool/stack.h"
 #include "dotpool/tls.h"
+#include "dotpool/timer.h"
+#include "util/random.h"
 
 #define DOTPOOL_EXPORT __attribute__((visibility("default")))
 
@@ -437,7 +441,9 @@ module_mem(struct dotpool_env* de)
 		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
 			__ATOMIC_ACQUIRE);
 		if(w)
-			sz += sizeof(*w) + dotpool_pool_mem(w->pool);
+			sz += sizeof(*w) + dotpool_pool_mem(w->pool) +
+				dotpool_plans_mem(w->plans) +
+				dotpool_timers_mem(w->timers);
 	}
 	return sz;
 }
@@ -671,6 +677,18 @@ init(struct module_env* env, int id)
 	return 1;
 }
 
+/** Free a worker's state; base_alive as for dotpool_pool_free. */
+static void
+worker_free(struct dotpool_worker* w, int base_alive)
+{
+	if(!w)
+		return;
+	dotpool_plans_free(w->plans);
+	dotpool_timers_free(w->timers, base_alive);
+	dotpool_pool_free(w->pool, base_alive);
+	free(w);
+}
+
 void
 deinit(struct module_env* env, int id)
 {
@@ -686,8 +704,7 @@ deinit(struct module_env* env, int id)
 	for(i = 0; i < de->num_workers; i++) {
 		if(!de->workers[i])
 			continue;
-		dotpool_pool_free(de->workers[i]->pool, 0);
-		free(de->workers[i]);
+		worker_free(de->workers[i], 0);
 	}
 	free(de->workers);
 	dotpool_board_free(de->board);
@@ -733,11 +750,21 @@ dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
 		(struct event_base*)comm_base_internal(env->worker_base),
 		de->cfg, de->tls, worker_wake, env->worker_base);
 	dotpool_pool_set_board(w->pool, de->board);
-	if(!w->pool || w->iter_id < 0) {
-		dotpool_pool_free(w->pool, 1);
-		free(w);
+	w->plans = dotpool_plans_create();
+	w->timers = dotpool_timers_create(
+		(struct event_base*)comm_base_internal(env->worker_base),
+		dotpool_timers_monotonic_ms, NULL, worker_wake, env->worker_base);
+	if(!w->pool || !w->plans || !w->timers || w->iter_id < 0) {
+		worker_free(w, 1);
 		return NULL;
 	}
+	w->ctl.timers = w->timers;
+	w->ctl.cfg = de->cfg;
+	w->ctl.send = dotpool_pool_send;
+	w->ctl.cancel = dotpool_pool_cancel;
+	/* selection's generator, seeded from Unbound's per-worker one */
+	w->ctl.rnd = ((uint64_t)ub_random(env->rnd) << 32) |
+		(uint64_t)ub_random(env->rnd) | 1;
 	/* the metrics thread reads the slot */
 	__atomic_store_n(&de->workers[n], w, __ATOMIC_RELEASE);
 	return w;
@@ -768,6 +795,7 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 {
 	struct dotpool_env* de = env_of(qstate->env, id);
 	struct dotpool_q* dq = (struct dotpool_q*)qstate->minfo[id];
+	struct dotpool_worker* w;
 	(void)outbound;
 
 	switch(event) {
@@ -775,9 +803,12 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 	case module_event_pass:
 		if(de)
 			note_fast_reload(de, qstate->env);
-		if(dq && dq->waiting)
+		if(dq && dotpool_query_waiting(dq))
 			return; /* already on the wire; the answer wakes us */
-		if(!de || !(dq = dotpool_query_claim(de, qstate, id))) {
+		/* no worker: no trust configured or out of memory; Unbound's
+		 * own forwarding applies its own rules */
+		if(!de || !(w = dotpool_worker_get(de, qstate->env)) ||
+			!(dq = dotpool_query_claim(w, qstate, id))) {
 			qstate->ext_state[id] = module_wait_module;
 			return;
 		}
@@ -792,7 +823,7 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 	case module_event_noreply:
 	case module_event_error:
 	case module_event_capsfail:
-		if(dq && !dq->waiting) {
+		if(dq && !dotpool_query_waiting(dq)) {
 			dotpool_query_result(dq);
 			return;
 		}
