@@ -17,10 +17,7 @@
 #include "util/config_file.h"
 #include "util/netevent.h"
 #include "util/net_help.h"
-#include "daemon/worker.h"
 #include "services/mesh.h"
-#include "services/modstack.h"
-#include "util/ub_event.h"
 #include "sldns/str2wire.h"
 #include "dynlibmod/dynlibmod.h"
 #include "dotpool/abi.h"
@@ -28,11 +25,8 @@
 #include "dotpool/error.h"
 #include "dotpool/log.h"
 #include "dotpool/metrics.h"
-#include "dotpool/plan.h"
 #include "dotpool/stack.h"
 #include "dotpool/tls.h"
-#include "dotpool/timer.h"
-#include "util/random.h"
 
 #define DOTPOOL_EXPORT __attribute__((visibility("default")))
 
@@ -441,9 +435,7 @@ module_mem(struct dotpool_env* de)
 		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
 			__ATOMIC_ACQUIRE);
 		if(w)
-			sz += sizeof(*w) + dotpool_pool_mem(w->pool) +
-				dotpool_plans_mem(w->plans) +
-				dotpool_timers_mem(w->timers);
+			sz += dotpool_worker_mem(w);
 	}
 	return sz;
 }
@@ -677,18 +669,6 @@ init(struct module_env* env, int id)
 	return 1;
 }
 
-/** Free a worker's state; base_alive as for dotpool_pool_free. */
-static void
-worker_free(struct dotpool_worker* w, int base_alive)
-{
-	if(!w)
-		return;
-	dotpool_plans_free(w->plans);
-	dotpool_timers_free(w->timers, base_alive);
-	dotpool_pool_free(w->pool, base_alive);
-	free(w);
-}
-
 void
 deinit(struct module_env* env, int id)
 {
@@ -704,7 +684,7 @@ deinit(struct module_env* env, int id)
 	for(i = 0; i < de->num_workers; i++) {
 		if(!de->workers[i])
 			continue;
-		worker_free(de->workers[i], 0);
+		dotpool_worker_free(de->workers[i], 0);
 	}
 	free(de->workers);
 	dotpool_board_free(de->board);
@@ -714,60 +694,6 @@ deinit(struct module_env* env, int id)
 	dotpool_config_free(de->cfg);
 	free(de);
 	dm->dyn_env = NULL;
-}
-
-/** Refresh Unbound's clock at the top of each of our event callbacks. */
-static void
-worker_wake(void* arg)
-{
-	ub_comm_base_now((struct comm_base*)arg);
-}
-
-struct dotpool_worker*
-dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
-{
-	struct worker* wk = (struct worker*)env->worker;
-	struct dotpool_worker* w;
-	int n;
-	if(!wk)
-		return NULL;
-	n = wk->thread_num;
-	if(n < 0 || n >= de->num_workers)
-		return NULL;
-	if(de->workers[n])
-		return de->workers[n];
-	if(!de->tls)
-		return NULL;
-	w = calloc(1, sizeof(*w));
-	if(!w)
-		return NULL;
-	w->de = de;
-	w->env = env;
-	w->thread_num = n;
-	w->iter_id = modstack_find(&env->mesh->mods, "iterator");
-	/* with libevent, Unbound's ub_event_base is the event_base */
-	w->pool = dotpool_pool_create(
-		(struct event_base*)comm_base_internal(env->worker_base),
-		de->cfg, de->tls, worker_wake, env->worker_base);
-	dotpool_pool_set_board(w->pool, de->board);
-	w->plans = dotpool_plans_create();
-	w->timers = dotpool_timers_create(
-		(struct event_base*)comm_base_internal(env->worker_base),
-		dotpool_timers_monotonic_ms, NULL, worker_wake, env->worker_base);
-	if(!w->pool || !w->plans || !w->timers || w->iter_id < 0) {
-		worker_free(w, 1);
-		return NULL;
-	}
-	w->ctl.timers = w->timers;
-	w->ctl.cfg = de->cfg;
-	w->ctl.send = dotpool_pool_send;
-	w->ctl.cancel = dotpool_pool_cancel;
-	/* selection's generator, seeded from Unbound's per-worker one */
-	w->ctl.rnd = ((uint64_t)ub_random(env->rnd) << 32) |
-		(uint64_t)ub_random(env->rnd) | 1;
-	/* the metrics thread reads the slot */
-	__atomic_store_n(&de->workers[n], w, __ATOMIC_RELEASE);
-	return w;
 }
 
 /**

@@ -3,9 +3,10 @@
  * The glue between dotpool and Unbound: the module-wide and per-worker
  * state. The glue files are the only ones that include Unbound's internal
  * headers (their struct layouts depend on Unbound's version and configure
- * options): dotpool.c (the module's entry points), query.c (a query's
- * path), cname.c (CNAME chains), zoneplan.c (plans from delegation
- * points), and the headers glue.h, compat.h, query.h, cname.h, zoneplan.h.
+ * options): dotpool.c (the module's entry points), worker.c (a worker's
+ * state), query.c (a query's path), cname.c (CNAME chains), zoneplan.c
+ * (plans from delegation points), and the headers glue.h, compat.h,
+ * query.h, cname.h, zoneplan.h.
  */
 #ifndef DOTPOOL_GLUE_H
 #define DOTPOOL_GLUE_H
@@ -99,8 +100,20 @@ struct dotpool_worker {
 	int thread_num;
 };
 
-/** The worker slot of this thread, created on first use; NULL on error. */
+/** The worker slot of this thread, created on first use; NULL on error
+ * (out of memory, or no TLS trust: then Unbound forwards by itself). */
 struct dotpool_worker* dotpool_worker_get(struct dotpool_env* de,
 	struct module_env* env);
+
+/**
+ * Free a worker's state (worker.c).
+ * @param w: the worker, may be NULL.
+ * @param base_alive: 0 when its event base is already freed (deinit):
+ *	then no event is touched, only memory and sockets are freed.
+ */
+void dotpool_worker_free(struct dotpool_worker* w, int base_alive);
+
+/** Bytes a worker holds, as its owner published them; any thread. */
+size_t dotpool_worker_mem(const struct dotpool_worker* w);
 
 #endif /* DOTPOOL_GLUE_H */
