@@ -10,12 +10,10 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <event2/event.h>
 #include "unit.h"
+#include "unit_pool.h"
 #include "dotpool/attempt.h"
 #include "dotpool/plan.h"
-#include "dotpool/pool.h"
-#include "dotpool/tls.h"
 #include "dotpool/error.h"
 
 /** Most requests a test sends. */
@@ -23,14 +21,10 @@
 
 /** The test's world: pool, plan, fake clock and transport, one query. */
 struct world {
-	/** the event base the pool needs (never run) */
-	struct event_base* base;
-	/** settings */
-	struct dotpool_config* cfg;
-	/** TLS context the pool needs */
-	struct dotpool_tls* tls;
 	/** the pool that owns the upstreams */
-	struct dotpool_pool* pool;
+	struct unit_pool u;
+	/** its settings */
+	struct dotpool_config* cfg;
 	/** plans */
 	struct dotpool_plans* plans;
 	/** the zone's plan */
@@ -126,28 +120,18 @@ static void
 world_init(struct world* w, int n, enum dotpool_policy policy,
 	unsigned hedge_delay)
 {
-	struct dotpool_tls_trust trust;
-	char err[256];
 	uint8_t zone[] = "\007example\003com";
 	int i;
 	memset(w, 0, sizeof(*w));
 	cur = w;
-	w->base = event_base_new();
-	w->cfg = dotpool_config_new();
-	UNIT_REQUIRE(w->base && w->cfg, "attempt: test world created");
-	/* opportunistic: a TLS context without any trust store */
-	w->cfg->profile = DOTPOOL_PROFILE_OPPORTUNISTIC;
+	unit_pool_init(&w->u);
+	w->cfg = w->u.cfg;
 	w->cfg->max_attempts = 4;
 	w->cfg->attempt_timeout = 700;
 	w->cfg->query_timeout = 3000;
-	memset(&trust, 0, sizeof(trust));
-	w->tls = dotpool_tls_create(&trust, w->cfg, err, sizeof(err));
-	UNIT_REQUIRE(w->tls != NULL, "attempt: TLS context created");
-	w->pool = dotpool_pool_create(w->base, w->cfg, w->tls, NULL, NULL);
 	w->plans = dotpool_plans_create();
 	w->plan = dotpool_plan_new(zone, sizeof(zone), 1, n);
-	UNIT_REQUIRE(w->pool && w->plans && w->plan,
-		"attempt: pool and plan created");
+	UNIT_REQUIRE(w->plans && w->plan, "attempt: plan created");
 	w->plan->policy = policy;
 	w->plan->hedge_delay = hedge_delay;
 	w->plan->profile = DOTPOOL_PROFILE_OPPORTUNISTIC;
@@ -158,7 +142,7 @@ world_init(struct world* w, int n, enum dotpool_policy policy,
 		sin.sin_family = AF_INET;
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		sin.sin_port = htons((uint16_t)(853 + i));
-		up = dotpool_pool_upstream(w->pool, (struct sockaddr*)&sin,
+		up = dotpool_pool_upstream(w->u.pool, (struct sockaddr*)&sin,
 			sizeof(sin), NULL, NULL, w->plan->profile);
 		UNIT_REQUIRE(up != NULL, "attempt: upstream created");
 		UNIT_REQUIRE(dotpool_plan_set_entry(w->plan, i,
@@ -187,10 +171,7 @@ world_free(struct world* w)
 		"attempt: no timer left armed");
 	dotpool_timers_free(w->timers, 0);
 	dotpool_plans_free(w->plans);
-	dotpool_pool_free(w->pool, 1);
-	dotpool_tls_free(w->tls);
-	dotpool_config_free(w->cfg);
-	event_base_free(w->base);
+	unit_pool_free(&w->u);
 	cur = NULL;
 }
 

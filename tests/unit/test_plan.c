@@ -9,23 +9,15 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <event2/event.h>
 #include "unit.h"
+#include "unit_pool.h"
 #include "dotpool/plan.h"
-#include "dotpool/pool.h"
 #include "dotpool/select.h"
-#include "dotpool/tls.h"
 
-/** A pool to own real upstreams (no connection is ever opened). */
+/** A pool to own real upstreams, and the table under test. */
 struct world {
-	/** event base the pool needs */
-	struct event_base* base;
-	/** settings */
-	struct dotpool_config* cfg;
-	/** TLS context the pool needs */
-	struct dotpool_tls* tls;
-	/** the pool */
-	struct dotpool_pool* pool;
+	/** the pool (no connection is ever opened) */
+	struct unit_pool u;
 	/** the table under test */
 	struct dotpool_plans* plans;
 };
@@ -37,29 +29,17 @@ static const uint8_t zone_other[] = "\007example\003net";
 static void
 world_init(struct world* w)
 {
-	struct dotpool_tls_trust trust;
-	char err[256];
 	memset(w, 0, sizeof(*w));
-	w->base = event_base_new();
-	w->cfg = dotpool_config_new();
-	UNIT_REQUIRE(w->base && w->cfg, "plan: test world created");
-	w->cfg->profile = DOTPOOL_PROFILE_OPPORTUNISTIC;
-	memset(&trust, 0, sizeof(trust));
-	w->tls = dotpool_tls_create(&trust, w->cfg, err, sizeof(err));
-	UNIT_REQUIRE(w->tls != NULL, "plan: TLS context created");
-	w->pool = dotpool_pool_create(w->base, w->cfg, w->tls, NULL, NULL);
+	unit_pool_init(&w->u);
 	w->plans = dotpool_plans_create();
-	UNIT_REQUIRE(w->pool && w->plans, "plan: pool and table created");
+	UNIT_REQUIRE(w->plans != NULL, "plan: table created");
 }
 
 static void
 world_free(struct world* w)
 {
 	dotpool_plans_free(w->plans);
-	dotpool_pool_free(w->pool, 1);
-	dotpool_tls_free(w->tls);
-	dotpool_config_free(w->cfg);
-	event_base_free(w->base);
+	unit_pool_free(&w->u);
 }
 
 /** 127.0.0.1 at a port. */
@@ -88,7 +68,7 @@ make_plan(struct world* w, int n, int base_port,
 	UNIT_REQUIRE(p != NULL, "plan: created");
 	for(i = 0; i < n; i++) {
 		struct sockaddr_in sin = addr_at(base_port + i);
-		struct dotpool_upstream* up = dotpool_pool_upstream(w->pool,
+		struct dotpool_upstream* up = dotpool_pool_upstream(w->u.pool,
 			(struct sockaddr*)&sin, sizeof(sin), "dns.example",
 			ucfg ? &ucfg[i] : NULL, DOTPOOL_PROFILE_OPPORTUNISTIC);
 		UNIT_REQUIRE(up != NULL, "plan: upstream created");
