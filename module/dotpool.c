@@ -6,6 +6,7 @@
  * Unbound's in the RTLD_GLOBAL namespace.
  */
 #include "module/glue.h"
+#include "module/query.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -16,10 +17,7 @@
 #include "util/config_file.h"
 #include "util/netevent.h"
 #include "util/net_help.h"
-#include "daemon/worker.h"
 #include "services/mesh.h"
-#include "services/modstack.h"
-#include "util/ub_event.h"
 #include "sldns/str2wire.h"
 #include "dynlibmod/dynlibmod.h"
 #include "dotpool/abi.h"
@@ -437,7 +435,7 @@ module_mem(struct dotpool_env* de)
 		struct dotpool_worker* w = __atomic_load_n(&de->workers[i],
 			__ATOMIC_ACQUIRE);
 		if(w)
-			sz += sizeof(*w) + dotpool_pool_mem(w->pool);
+			sz += dotpool_worker_mem(w);
 	}
 	return sz;
 }
@@ -686,8 +684,7 @@ deinit(struct module_env* env, int id)
 	for(i = 0; i < de->num_workers; i++) {
 		if(!de->workers[i])
 			continue;
-		dotpool_pool_free(de->workers[i]->pool, 0);
-		free(de->workers[i]);
+		dotpool_worker_free(de->workers[i], 0);
 	}
 	free(de->workers);
 	dotpool_board_free(de->board);
@@ -697,50 +694,6 @@ deinit(struct module_env* env, int id)
 	dotpool_config_free(de->cfg);
 	free(de);
 	dm->dyn_env = NULL;
-}
-
-/** Refresh Unbound's clock at the top of each of our event callbacks. */
-static void
-worker_wake(void* arg)
-{
-	ub_comm_base_now((struct comm_base*)arg);
-}
-
-struct dotpool_worker*
-dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
-{
-	struct worker* wk = (struct worker*)env->worker;
-	struct dotpool_worker* w;
-	int n;
-	if(!wk)
-		return NULL;
-	n = wk->thread_num;
-	if(n < 0 || n >= de->num_workers)
-		return NULL;
-	if(de->workers[n])
-		return de->workers[n];
-	if(!de->tls)
-		return NULL;
-	w = calloc(1, sizeof(*w));
-	if(!w)
-		return NULL;
-	w->de = de;
-	w->env = env;
-	w->thread_num = n;
-	w->iter_id = modstack_find(&env->mesh->mods, "iterator");
-	/* with libevent, Unbound's ub_event_base is the event_base */
-	w->pool = dotpool_pool_create(
-		(struct event_base*)comm_base_internal(env->worker_base),
-		de->cfg, de->tls, worker_wake, env->worker_base);
-	dotpool_pool_set_board(w->pool, de->board);
-	if(!w->pool || w->iter_id < 0) {
-		dotpool_pool_free(w->pool, 1);
-		free(w);
-		return NULL;
-	}
-	/* the metrics thread reads the slot */
-	__atomic_store_n(&de->workers[n], w, __ATOMIC_RELEASE);
-	return w;
 }
 
 /**
@@ -768,6 +721,7 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 {
 	struct dotpool_env* de = env_of(qstate->env, id);
 	struct dotpool_q* dq = (struct dotpool_q*)qstate->minfo[id];
+	struct dotpool_worker* w;
 	(void)outbound;
 
 	switch(event) {
@@ -775,9 +729,12 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 	case module_event_pass:
 		if(de)
 			note_fast_reload(de, qstate->env);
-		if(dq && dq->waiting)
+		if(dq && dotpool_query_waiting(dq))
 			return; /* already on the wire; the answer wakes us */
-		if(!de || !(dq = dotpool_query_claim(de, qstate, id))) {
+		/* no worker: no trust configured or out of memory; Unbound's
+		 * own forwarding applies its own rules */
+		if(!de || !(w = dotpool_worker_get(de, qstate->env)) ||
+			!(dq = dotpool_query_claim(w, qstate, id))) {
 			qstate->ext_state[id] = module_wait_module;
 			return;
 		}
@@ -792,7 +749,7 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 	case module_event_noreply:
 	case module_event_error:
 	case module_event_capsfail:
-		if(dq && !dq->waiting) {
+		if(dq && !dotpool_query_waiting(dq)) {
 			dotpool_query_result(dq);
 			return;
 		}

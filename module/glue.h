@@ -1,8 +1,12 @@
 /**
  * \file
- * The glue between dotpool and Unbound: the only place (with dotpool.c and
- * query.c) that includes Unbound's internal headers, whose struct layouts
- * depend on Unbound's version and configure options.
+ * The glue between dotpool and Unbound: the module-wide and per-worker
+ * state. The glue files are the only ones that include Unbound's internal
+ * headers (their struct layouts depend on Unbound's version and configure
+ * options): dotpool.c (the module's entry points), worker.c (a worker's
+ * state), query.c (a query's path), cname.c (CNAME chains), zoneplan.c
+ * (plans from delegation points), and the headers glue.h, compat.h,
+ * query.h, cname.h, zoneplan.h.
  */
 #ifndef DOTPOOL_GLUE_H
 #define DOTPOOL_GLUE_H
@@ -12,9 +16,12 @@
 #include "iterator/iterator.h"
 #include "dotpool/config.h"
 #include "dotpool/pool.h"
+#include "dotpool/attempt.h"
 
 struct dotpool_tls;
 struct dotpool_metrics;
+struct dotpool_plans;
+struct dotpool_timers;
 
 /** Module-wide state, in dynlibmod_env.dyn_env; shared by all workers. */
 struct dotpool_env {
@@ -73,9 +80,6 @@ struct dotpool_zone_ref {
 	const struct dotpool_zone_cfg* cfg;
 };
 
-/** Round-robin cursors per worker, by a hash of the zone name. */
-#define DOTPOOL_RR_SLOTS 64
-
 /** Per worker thread state. */
 struct dotpool_worker {
 	/** the module-wide state */
@@ -84,105 +88,32 @@ struct dotpool_worker {
 	struct module_env* env;
 	/** the worker's connection pool */
 	struct dotpool_pool* pool;
+	/** its forward zones' plans */
+	struct dotpool_plans* plans;
+	/** its queries' timers (hedging) */
+	struct dotpool_timers* timers;
+	/** what its queries' attempt controllers share */
+	struct dotpool_ctl_env ctl;
 	/** module id of the iterator in the worker's stack */
 	int iter_id;
 	/** thread number */
 	int thread_num;
-	/** round-robin cursors, by zone name hash */
-	unsigned rr[DOTPOOL_RR_SLOTS];
-	/** state of the random generator for selection and hedging */
-	uint64_t rnd;
 };
 
-/** Per query state, in qstate->minfo[id], allocated in qstate->region. */
-struct dotpool_q {
-	/** the query */
-	struct module_qstate* qstate;
-	/** our module id */
-	int id;
-	/** the worker */
-	struct dotpool_worker* w;
-	/** the name being resolved now (differs after a CNAME) */
-	struct query_info qchase;
-	/** forward zone of qchase (copy in the region) */
-	struct delegpt* dp;
-	/** its forward-addrs in the order of the configuration */
-	struct delegpt_addr** targets;
-	/** number of targets */
-	int ntargets;
-	/** CNAME/DNAME rrsets to prepend to the final answer */
-	struct iter_prep_list* an_prepend_list;
-	/** last of an_prepend_list */
-	struct iter_prep_list* an_prepend_last;
-	/** NSEC/NSEC3 rrsets to prepend to the authority section */
-	struct iter_prep_list* ns_prepend_list;
-	/** last of ns_prepend_list */
-	struct iter_prep_list* ns_prepend_last;
-	/** CNAME restarts so far */
-	int restarts;
-	/** attempts for the current name */
-	int attempts;
-	/** bitmask of forward-addr indexes tried for the current name */
-	uint64_t tried;
-	/** index of the upstream of the attempt in flight */
-	int cur;
-	/** the attempt in flight */
-	struct dotpool_req req;
-	/** whether req is with the pool (or the hedge timer runs) */
-	int waiting;
-	/** result of the last attempt: 0 or DOTPOOL_E* */
-	int err;
-	/** answer of the last attempt (copy in region) or NULL */
-	uint8_t* ans;
-	/** its length */
-	size_t anslen;
-	/** the upstream of the last attempt */
-	struct dotpool_upstream* up;
-	/** policy of the zone */
-	enum dotpool_policy policy;
-	/** authentication profile of the zone */
-	enum dotpool_profile profile;
-	/** hedge delay of the zone in ms, 0 = off */
-	unsigned hedge_delay;
-	/** the hedged second attempt */
-	struct dotpool_req hreq;
-	/** whether hreq is with the pool */
-	int hwaiting;
-	/** index of the hedge's upstream */
-	int hcur;
-	/** the hedge's upstream */
-	struct dotpool_upstream* hup;
-	/** whether a hedge was sent for the current name */
-	int hedged;
-	/** hedge timer */
-	struct event htimer;
-	/** whether htimer is assigned and may be pending */
-	int htimer_set;
-	/** empty NOERROR answers so far (counted where Unbound's own
-	 * iterator counts them) */
-	int empty_nodata;
-	/** when the query started, ms of Unbound's clock */
-	uint64_t start_ms;
-};
-
-/**
- * Decide whether dotpool serves this query and set it up.
- * @return the new per-query state, or NULL to pass the query on.
- */
-struct dotpool_q* dotpool_query_claim(struct dotpool_env* de,
-	struct module_qstate* qstate, int id);
-
-/** Run a claimed query after a new/pass event. */
-void dotpool_query_start(struct dotpool_q* dq);
-
-/** Handle the result of an attempt (reply/noreply event). */
-void dotpool_query_result(struct dotpool_q* dq);
-
-/** Forget a query: cancel what is in flight. */
-void dotpool_query_clear(struct dotpool_q* dq);
-
-/** The worker slot of this thread, created on first use; NULL on error. */
+/** The worker slot of this thread, created on first use; NULL on error
+ * (out of memory, or no TLS trust: then Unbound forwards by itself). */
 struct dotpool_worker* dotpool_worker_get(struct dotpool_env* de,
 	struct module_env* env);
+
+/**
+ * Free a worker's state (worker.c).
+ * @param w: the worker, may be NULL.
+ * @param base_alive: 0 when its event base is already freed (deinit):
+ *	then no event is touched, only memory and sockets are freed.
+ */
+void dotpool_worker_free(struct dotpool_worker* w, int base_alive);
+
+/** Bytes a worker holds, as its owner published them; any thread. */
+size_t dotpool_worker_mem(const struct dotpool_worker* w);
 
 #endif /* DOTPOOL_GLUE_H */

@@ -6,11 +6,12 @@
  * check and scrub the answer, chase CNAMEs, store, return.
  */
 #include "module/glue.h"
+#include "module/query.h"
 #include "module/compat.h"
-#include <ctype.h>
+#include "module/cname.h"
+#include "module/zoneplan.h"
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include "util/log.h"
 #include "util/config_file.h"
 #include "util/net_help.h"
@@ -32,23 +33,42 @@
 #include "sldns/pkthdr.h"
 #include "dotpool/error.h"
 #include "dotpool/wire.h"
-#include "dotpool/select.h"
-#include "util/random.h"
-#include "util/ub_event.h"
-#include "util/netevent.h"
+#include "dotpool/plan.h"
 
-/** Most forward-addrs of one zone dotpool keeps track of per query. */
-#define DOTPOOL_MAX_UPSTREAMS 64
+/** Per query state, in qstate->minfo[id], allocated in qstate->region. */
+struct dotpool_q {
+	/** the query */
+	struct module_qstate* qstate;
+	/** our module id */
+	int id;
+	/** the worker */
+	struct dotpool_worker* w;
+	/** the name being resolved now (differs after a CNAME) */
+	struct query_info qchase;
+	/** forward zone of qchase (copy in the region) */
+	struct delegpt* dp;
+	/** the worker's plan of that zone (a reference: released by
+	 * dotpool_query_clear) */
+	struct dotpool_plan* plan;
+	/** what a CNAME chain puts in front of the final answer */
+	struct dotpool_prepend prep;
+	/** CNAME restarts so far */
+	int restarts;
+	/** result of the last attempt: 0 or DOTPOOL_E* */
+	int err;
+	/** answer of the last attempt (copy in region) or NULL */
+	uint8_t* ans;
+	/** its length */
+	size_t anslen;
+	/** empty NOERROR answers so far (counted where Unbound's own
+	 * iterator counts them) */
+	int empty_nodata;
+	/** failover, hedging and budgets of the attempts */
+	struct dotpool_ctl ctl;
+};
 
-static int set_zone(struct dotpool_q* dq, struct delegpt* dp);
-
-/** Unbound's clock in ms. */
-static uint64_t
-now_ms(struct module_env* env)
-{
-	return (uint64_t)env->now_tv->tv_sec * 1000 +
-		(uint64_t)env->now_tv->tv_usec / 1000;
-}
+static int set_zone(struct dotpool_q* dq, struct delegpt* dp,
+	uint16_t qclass);
 
 /**
  * Find the TLS forward zone for a name and copy it into the query
@@ -72,61 +92,44 @@ tls_forward(struct dotpool_q* dq, struct query_info* q)
 		return 0;
 	/* forward-host only: the iterator resolves it */
 	if((dp->ssl_upstream || env->cfg->ssl_upstream) && dp->target_list)
-		r = set_zone(dq, dp) == 0 ? 1 : -1;
+		r = set_zone(dq, dp, q->qclass) == 0 ? 1 : -1;
 	dotpool_fwd_unlock(env->fwds);
 	return r;
 }
 
-/** The zone's policy, hedging and authentication profile, from its zone:
- * section or the defaults. */
-static void
-zone_settings(struct dotpool_env* de, struct dotpool_q* dq)
-{
-	int i;
-	dq->policy = de->cfg->policy;
-	dq->hedge_delay = de->cfg->hedge_delay;
-	dq->profile = de->cfg->profile;
-	for(i = 0; i < de->num_zones; i++) {
-		if(query_dname_compare(de->zones[i].name, dq->dp->name) == 0) {
-			dq->policy = de->zones[i].cfg->policy;
-			dq->hedge_delay = de->zones[i].cfg->hedge_delay;
-			dq->profile = de->zones[i].cfg->profile;
-			return;
-		}
-	}
-}
+static const struct dotpool_ctl_ops query_ctl_ops;
 
 struct dotpool_q*
-dotpool_query_claim(struct dotpool_env* de, struct module_qstate* qstate,
+dotpool_query_claim(struct dotpool_worker* w, struct module_qstate* qstate,
 	int id)
 {
 	struct dotpool_q* dq;
 	struct dotpool_q zone;
-	struct dotpool_worker* w;
 
 	if(!(qstate->query_flags & BIT_RD) || qstate->is_priming ||
 		qstate->qinfo.qclass == LDNS_RR_CLASS_ANY ||
 		qstate->qinfo.local_alias)
 		return NULL;
-	if(!(w = dotpool_worker_get(de, qstate->env))) {
-		/* no trust configured or out of memory: Unbound's own
-		 * forwarding applies its own rules */
-		return NULL;
-	}
 	/* the zone is copied on the stack first: most queries are not ours;
-	 * set_zone reads the zone's settings through the worker */
+	 * set_zone reads the zone's plan through the worker */
 	memset(&zone, 0, sizeof(zone));
 	zone.qstate = qstate;
 	zone.w = w;
-	if(tls_forward(&zone, &qstate->qinfo) != 1)
+	if(tls_forward(&zone, &qstate->qinfo) != 1) {
+		dotpool_plan_unref(w->plans, zone.plan);
 		return NULL;
+	}
 	dq = regional_alloc_init(qstate->region, &zone, sizeof(*dq));
-	if(!dq)
+	if(!dq) {
+		dotpool_plan_unref(w->plans, zone.plan);
 		return NULL;
+	}
 	dq->id = id;
 	dq->qchase = qstate->qinfo;
 	dq->qchase.local_alias = NULL;
-	dq->start_ms = now_ms(qstate->env);
+	/* the controller points into itself: set up where it stays */
+	dotpool_ctl_init(&dq->ctl, &w->ctl, &query_ctl_ops, dq);
+	dotpool_ctl_set_plan(&dq->ctl, dq->plan);
 	return dq;
 }
 
@@ -219,148 +222,6 @@ query_fail(struct dotpool_q* dq, const char* why)
 	qstate->ext_state[dq->id] = module_finished;
 }
 
-/** Append an rrset to a prepend list (region memory). */
-static int
-prepend_add(struct regional* region, struct iter_prep_list** first,
-	struct iter_prep_list** last, struct ub_packed_rrset_key* rrset)
-{
-	struct iter_prep_list* p = regional_alloc(region, sizeof(*p));
-	if(!p)
-		return 0;
-	p->rrset = rrset;
-	p->next = NULL;
-	if(*last)
-		(*last)->next = p;
-	else	*first = p;
-	*last = p;
-	return 1;
-}
-
-/** Whether an rrset already is in the answer prepend list. */
-static int
-prepend_has(struct dotpool_q* dq, struct ub_packed_rrset_key* rrset)
-{
-	struct iter_prep_list* p;
-	for(p = dq->an_prepend_list; p; p = p->next) {
-		if(ub_rrset_compare(p->rrset, rrset) == 0 &&
-			rrsetdata_equal((struct packed_rrset_data*)p->rrset->
-			entry.data, (struct packed_rrset_data*)rrset->
-			entry.data))
-			return 1;
-	}
-	return 0;
-}
-
-/**
- * Follow the CNAME/DNAME chain in msg from qchase: remember what to
- * prepend and move qchase to the target. As the iterator does, and
- * NSEC/NSEC3 of the authority section are kept for the validator.
- */
-static int
-follow_cname(struct dotpool_q* dq, struct dns_msg* msg)
-{
-	struct regional* region = dq->qstate->region;
-	uint8_t* mname = dq->qchase.qname;
-	size_t mlen = dq->qchase.qname_len;
-	size_t i;
-	for(i = 0; i < msg->rep->an_numrrsets; i++) {
-		struct ub_packed_rrset_key* r = msg->rep->rrsets[i];
-		uint16_t t = ntohs(r->rk.type);
-		if(t == LDNS_RR_TYPE_DNAME &&
-			dname_strict_subdomain_c(mname, r->rk.dname) &&
-			!prepend_has(dq, r)) {
-			if(!prepend_add(region, &dq->an_prepend_list,
-				&dq->an_prepend_last, r))
-				return 0;
-			continue;
-		}
-		if(t == LDNS_RR_TYPE_CNAME &&
-			query_dname_compare(mname, r->rk.dname) == 0 &&
-			!prepend_has(dq, r)) {
-			if(!prepend_add(region, &dq->an_prepend_list,
-				&dq->an_prepend_last, r))
-				return 0;
-			get_cname_target(r, &mname, &mlen);
-		}
-	}
-	for(i = msg->rep->an_numrrsets; i < msg->rep->an_numrrsets +
-		msg->rep->ns_numrrsets; i++) {
-		struct ub_packed_rrset_key* r = msg->rep->rrsets[i];
-		uint16_t t = ntohs(r->rk.type);
-		if(t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3) {
-			if(!prepend_add(region, &dq->ns_prepend_list,
-				&dq->ns_prepend_last, r))
-				return 0;
-		}
-	}
-	if(!mlen)
-		return 0;
-	dq->qchase.qname = mname;
-	dq->qchase.qname_len = mlen;
-	return 1;
-}
-
-/** Whether rrset p is already in sets[0..n). */
-static int
-set_has(struct ub_packed_rrset_key** sets, size_t n,
-	struct ub_packed_rrset_key* p)
-{
-	size_t i;
-	for(i = 0; i < n; i++)
-		if(ub_rrset_compare(sets[i], p) == 0)
-			return 1;
-	return 0;
-}
-
-/** Put the prepend lists in front of the answer and authority sections. */
-static int
-prepend_apply(struct dotpool_q* dq, struct dns_msg* msg)
-{
-	struct iter_prep_list* p;
-	struct ub_packed_rrset_key** sets;
-	struct reply_info* rep = msg->rep;
-	size_t na = 0, nn = 0, an, ns;
-	for(p = dq->an_prepend_list; p; p = p->next)
-		na++;
-	for(p = dq->ns_prepend_list; p; p = p->next)
-		nn++;
-	if(na + nn == 0)
-		return 1;
-	if(na > RR_COUNT_MAX || nn > RR_COUNT_MAX ||
-		rep->rrset_count > RR_COUNT_MAX)
-		return 0;
-	sets = regional_alloc(dq->qstate->region, (na + nn +
-		rep->rrset_count) * sizeof(*sets));
-	if(!sets)
-		return 0;
-	an = 0;
-	for(p = dq->an_prepend_list; p; p = p->next) {
-		sets[an++] = p->rrset;
-		if(ub_packed_rrset_ttl(p->rrset) < rep->ttl)
-			rep->ttl = ub_packed_rrset_ttl(p->rrset);
-	}
-	memcpy(sets + an, rep->rrsets, rep->an_numrrsets * sizeof(*sets));
-	an += rep->an_numrrsets;
-	ns = 0;
-	for(p = dq->ns_prepend_list; p; p = p->next) {
-		if(set_has(sets + an, ns, p->rrset) || set_has(rep->rrsets +
-			rep->an_numrrsets, rep->ns_numrrsets, p->rrset))
-			continue;
-		sets[an + ns++] = p->rrset;
-		if(ub_packed_rrset_ttl(p->rrset) < rep->ttl)
-			rep->ttl = ub_packed_rrset_ttl(p->rrset);
-	}
-	memcpy(sets + an + ns, rep->rrsets + rep->an_numrrsets,
-		(rep->ns_numrrsets + rep->ar_numrrsets) * sizeof(*sets));
-	rep->rrset_count += na + ns;
-	rep->an_numrrsets += na;
-	rep->ns_numrrsets += ns;
-	rep->rrsets = sets;
-	rep->prefetch_ttl = PREFETCH_TTL_CALC(rep->ttl);
-	rep->serve_expired_ttl = rep->ttl + SERVE_EXPIRED_TTL;
-	return 1;
-}
-
 /** Hand the final answer back to Unbound, as the iterator's final state. */
 static void
 query_finish(struct dotpool_q* dq, struct dns_msg* msg)
@@ -368,8 +229,8 @@ query_finish(struct dotpool_q* dq, struct dns_msg* msg)
 	struct module_qstate* qstate = dq->qstate;
 	msg->rep->flags |= BIT_RA | BIT_QR;
 	msg->rep->flags &= ~BIT_AA;
-	if(dq->an_prepend_list || dq->ns_prepend_list) {
-		if(!prepend_apply(dq, msg)) {
+	if(dotpool_cname_pending(&dq->prep)) {
+		if(!dotpool_cname_apply(&dq->prep, qstate->region, msg)) {
 			log_err("dotpool: out of memory prepending a CNAME chain");
 			query_fail(dq, "out of memory");
 			return;
@@ -393,142 +254,30 @@ restart(struct dotpool_q* dq)
 	struct iter_env* ie = (struct iter_env*)dq->qstate->env->
 		modinfo[dq->w->iter_id];
 	dq->restarts++;
-	dq->attempts = 0;
-	dq->tried = 0;
-	dq->hedged = 0;
+	dotpool_ctl_restart(&dq->ctl);
 	return dq->restarts <= ie->max_query_restarts;
 }
 
 /**
  * Switch the query to a forward zone (at the start, and after a CNAME into
- * another zone): copy the zone's forward zone, list its forward-addrs in
- * the order of the configuration, and take the zone's own settings, so a
- * chain from an opportunistic zone into a strict one is resolved strictly.
- * The live delegpt has the addresses in that order (Unbound prepends
- * twice: reading the config, building the list), but copying a delegpt
- * prepends once more, so the copy's list runs backwards: the addresses are
- * copied from the live one, in its order.
+ * another zone): copy the zone's forward zone and take the worker's plan of
+ * it (its upstreams in the order of the configuration and the zone's own
+ * settings), so a chain from an opportunistic zone into a strict one is
+ * resolved strictly.
  * @return 0 on success, -1 out of memory.
  */
 static int
-set_zone(struct dotpool_q* dq, struct delegpt* dp)
+set_zone(struct dotpool_q* dq, struct delegpt* dp, uint16_t qclass)
 {
-	struct delegpt_addr* a;
-	int n = 0, i;
+	struct dotpool_plan* p;
 	if(!(dq->dp = delegpt_copy(dp, dq->qstate->region)))
 		return -1;
-	for(a = dp->target_list; a && n < DOTPOOL_MAX_UPSTREAMS;
-		a = a->next_target)
-		n++;
-	dq->targets = regional_alloc(dq->qstate->region,
-		(size_t)(n ? n : 1) * sizeof(*dq->targets));
-	if(!dq->targets)
+	if(!(p = dotpool_zone_plan(dq->w, dp, qclass)))
 		return -1;
-	i = 0;
-	for(a = dp->target_list; a && i < n; a = a->next_target) {
-		/* own copies: the same address may appear with two names */
-		struct delegpt_addr* t = regional_alloc_init(
-			dq->qstate->region, a, sizeof(*a));
-		if(!t)
-			return -1;
-		t->next_target = t->next_usable = t->next_result = NULL;
-		if(a->tls_auth_name && !(t->tls_auth_name = regional_strdup(
-			dq->qstate->region, a->tls_auth_name)))
-			return -1;
-		dq->targets[i++] = t;
-	}
-	dq->ntargets = n;
-	zone_settings(dq->w->de, dq);
+	dotpool_plan_ref(p);
+	dotpool_plan_unref(dq->w->plans, dq->plan);
+	dq->plan = p;
 	return 0;
-}
-
-/** The upstream for a forward-addr in this worker's pool. */
-static struct dotpool_upstream*
-upstream_of(struct dotpool_q* dq, struct delegpt_addr* a,
-	const struct dotpool_upstream_cfg** ucfgp)
-{
-	const struct dotpool_upstream_cfg* ucfg;
-	struct dotpool_upstream* up;
-	char ip[INET6_ADDRSTRLEN];
-	int port;
-	const void* sin;
-	if(addr_is_ip6(&a->addr, a->addrlen)) {
-		struct sockaddr_in6* s6 = (struct sockaddr_in6*)&a->addr;
-		sin = &s6->sin6_addr;
-		port = ntohs(s6->sin6_port);
-	} else {
-		struct sockaddr_in* s4 = (struct sockaddr_in*)&a->addr;
-		sin = &s4->sin_addr;
-		port = ntohs(s4->sin_port);
-	}
-	if(!inet_ntop(addr_is_ip6(&a->addr, a->addrlen) ? AF_INET6 : AF_INET,
-		sin, ip, sizeof(ip)))
-		return NULL;
-	ucfg = dotpool_config_upstream(dq->w->de->cfg, ip, port,
-		a->tls_auth_name);
-	*ucfgp = ucfg;
-	/* the profile is part of the upstream's identity: strict and
-	 * opportunistic zones never share connections or sessions */
-	up = dotpool_pool_upstream(dq->w->pool, (struct sockaddr*)&a->addr,
-		a->addrlen, a->tls_auth_name, ucfg, dq->profile);
-	if(up && !dotpool_upstream_zone(up)) {
-		char zone[LDNS_MAX_DOMAINLEN + 1];
-		dname_str(dq->dp->name, zone);
-		dotpool_upstream_set_zone(up, zone);
-	}
-	return up;
-}
-
-/** Next pseudo-random 32 bits of the worker (selection, not security). */
-static uint32_t
-worker_rand(struct dotpool_worker* w)
-{
-	/* xorshift64*: seeded from Unbound's per-worker generator */
-	if(w->rnd == 0)
-		w->rnd = ((uint64_t)ub_random(w->env->rnd) << 32) |
-			(uint64_t)ub_random(w->env->rnd) | 1;
-	w->rnd ^= w->rnd >> 12;
-	w->rnd ^= w->rnd << 25;
-	w->rnd ^= w->rnd >> 27;
-	return (uint32_t)((w->rnd * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-/** Round-robin cursor of a zone in this worker. */
-static unsigned*
-rr_cursor(struct dotpool_worker* w, struct delegpt* dp)
-{
-	uint32_t h = 5381;
-	size_t i;
-	for(i = 0; i < dp->namelen; i++)
-		h = h * 33 + (uint32_t)tolower(dp->name[i]);
-	return &w->rr[h % DOTPOOL_RR_SLOTS];
-}
-
-/**
- * Pick the forward-addr for the next attempt by the zone's policy, never
- * one already tried for this name (nor the other attempt in flight).
- * @return index, or -1 when every upstream was tried.
- */
-static int
-pick_upstream(struct dotpool_q* dq, struct dotpool_upstream** upp)
-{
-	struct dotpool_candidate c[DOTPOOL_MAX_UPSTREAMS];
-	struct dotpool_upstream* ups[DOTPOOL_MAX_UPSTREAMS];
-	struct delegpt_addr* a;
-	int n = 0, i;
-	for(n = 0; n < dq->ntargets; n++) {
-		const struct dotpool_upstream_cfg* ucfg = NULL;
-		a = dq->targets[n];
-		ups[n] = upstream_of(dq, a, &ucfg);
-		c[n].tried = (dq->tried & ((uint64_t)1 << n)) || !ups[n];
-		c[n].usable = ups[n] && dotpool_upstream_usable(ups[n]);
-		c[n].srtt_us = ups[n] ? dotpool_upstream_srtt(ups[n]) : 0;
-		c[n].weight = ucfg ? ucfg->weight : 1;
-	}
-	i = dotpool_select(dq->policy, c, n, rr_cursor(dq->w, dq->dp),
-		worker_rand(dq->w));
-	*upp = i >= 0 ? ups[i] : NULL;
-	return i;
 }
 
 /**
@@ -538,8 +287,10 @@ pick_upstream(struct dotpool_q* dq, struct dotpool_upstream** upp)
  * and padding per pad-queries.
  */
 static uint8_t*
-encode_query(struct dotpool_q* dq, struct delegpt_addr* a, size_t* len)
+encode_query(void* arg, int i, size_t* len)
 {
+	struct dotpool_q* dq = (struct dotpool_q*)arg;
+	struct dotpool_plan_entry* a = &dq->plan->e[i];
 	struct module_qstate* qstate = dq->qstate;
 	struct module_env* env = qstate->env;
 	sldns_buffer* buf = env->scratch_buffer;
@@ -575,64 +326,15 @@ encode_query(struct dotpool_q* dq, struct delegpt_addr* a, size_t* len)
 		*len);
 }
 
-/** Stop the hedge timer. */
-static void
-hedge_timer_stop(struct dotpool_q* dq)
-{
-	if(dq->htimer_set) {
-		event_del(&dq->htimer);
-		dq->htimer_set = 0;
-	}
-}
-
-/** Both attempts are over (or the only one): wake the query in the mesh. */
-static void
-wake_query(struct dotpool_q* dq)
-{
-	struct module_qstate* qstate = dq->qstate;
-	dq->waiting = 0;
-	mesh_run(qstate->env->mesh, qstate->mesh_info,
-		dq->err ? module_event_noreply : module_event_reply, NULL);
-}
-
 /**
- * Pool callback: an attempt ended. The first good answer wins and the
- * other attempt, if any, is cancelled; a failure waits for the other
- * attempt when there is one.
+ * The attempts are over for now (an answer, or the last one failed): keep
+ * the result and wake the query in the mesh.
  */
 static void
-attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
+attempts_over(void* arg, int err, uint8_t* answer, size_t len)
 {
-	struct dotpool_q* dq = (struct dotpool_q*)req->arg;
+	struct dotpool_q* dq = (struct dotpool_q*)arg;
 	struct module_qstate* qstate = dq->qstate;
-	int hedge = (req == &dq->hreq);
-	int other_waiting;
-	if(hedge)
-		dq->hwaiting = 0;
-	else	dq->req.done = NULL; /* marks the main attempt over */
-	other_waiting = hedge ? (dq->req.done != NULL) : dq->hwaiting;
-	if(err != 0 && other_waiting) {
-		/* let the other attempt speak; remember who failed */
-		verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
-			dotpool_upstream_name(hedge ? dq->hup : dq->up),
-			dotpool_strerror(err));
-		return;
-	}
-	hedge_timer_stop(dq);
-	if(other_waiting) {
-		/* the first good answer wins */
-		if(hedge) {
-			dotpool_pool_cancel(&dq->req);
-			dq->req.done = NULL;
-		} else {
-			dotpool_pool_cancel(&dq->hreq);
-			dq->hwaiting = 0;
-		}
-	}
-	if(hedge) {
-		dq->up = dq->hup;
-		dq->cur = dq->hcur;
-	}
 	dq->err = err;
 	dq->ans = NULL;
 	dq->anslen = 0;
@@ -642,101 +344,14 @@ attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 		if(!dq->ans)
 			dq->err = DOTPOOL_ENOMEM;
 	}
-	wake_query(dq);
+	mesh_run(qstate->env->mesh, qstate->mesh_info,
+		dq->err ? module_event_noreply : module_event_reply, NULL);
 }
 
-/** Milliseconds of the query's time budget that are left. */
-static unsigned
-budget_left(struct dotpool_q* dq)
-{
-	const struct dotpool_config* cfg = dq->w->de->cfg;
-	uint64_t used = now_ms(dq->qstate->env) - dq->start_ms;
-	return used >= cfg->query_timeout ? 0 :
-		(unsigned)(cfg->query_timeout - used);
-}
-
-/**
- * Start one attempt on the next upstream the policy picks.
- * @param dq: the query.
- * @param req: dq->req or dq->hreq.
- * @param curp: returns the upstream index.
- * @param upp: returns the upstream.
- * @return 0, or -1 when no upstream is left to try.
- */
-static int
-start_attempt(struct dotpool_q* dq, struct dotpool_req* req, int* curp,
-	struct dotpool_upstream** upp)
-{
-	const struct dotpool_config* cfg = dq->w->de->cfg;
-	for(;;) {
-		struct dotpool_upstream* up = NULL;
-		struct delegpt_addr* a;
-		uint8_t* wire;
-		size_t len;
-		unsigned left = budget_left(dq);
-		int i, r;
-		if(dq->attempts >= (int)cfg->max_attempts || left < 10)
-			return -1;
-		if((i = pick_upstream(dq, &up)) < 0 || !up)
-			return -1;
-		dq->tried |= (uint64_t)1 << i;
-		a = dq->targets[i];
-		if(!(wire = encode_query(dq, a, &len)))
-			return -1;
-		memset(req, 0, sizeof(*req));
-		req->wire = wire;
-		req->len = len;
-		req->timeout_ms = cfg->attempt_timeout < left ?
-			cfg->attempt_timeout : left;
-		req->done = attempt_done;
-		req->arg = dq;
-		dq->attempts++;
-		r = dotpool_pool_send(up, req);
-		if(r != 0) {
-			verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
-				dotpool_upstream_name(up), dotpool_strerror(r));
-			req->done = NULL;
-			continue;
-		}
-		*curp = i;
-		*upp = up;
-		return 0;
-	}
-}
-
-/** Hedge timer: no answer yet, so also ask another upstream. */
-static void
-hedge_timer_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct dotpool_q* dq = (struct dotpool_q*)arg;
-	(void)fd; (void)what;
-	ub_comm_base_now(dq->qstate->env->worker_base);
-	dq->htimer_set = 0;
-	if(dq->req.done == NULL || dq->hwaiting || dq->hedged)
-		return;
-	if(start_attempt(dq, &dq->hreq, &dq->hcur, &dq->hup) != 0)
-		return;
-	dq->hwaiting = 1;
-	dq->hedged = 1;
-	dotpool_upstream_count(dq->hup, DOTPOOL_COUNT_HEDGE);
-}
-
-/** Arm the hedge timer for the attempt just sent, when the zone hedges. */
-static void
-hedge_arm(struct dotpool_q* dq)
-{
-	struct timeval tv;
-	if(dq->hedge_delay == 0 || dq->hedged || dq->ntargets < 2 ||
-		dq->hedge_delay >= dq->req.timeout_ms)
-		return;
-	hedge_timer_stop(dq);
-	event_assign(&dq->htimer, (struct event_base*)comm_base_internal(
-		dq->qstate->env->worker_base), -1, 0, hedge_timer_cb, dq);
-	tv.tv_sec = dq->hedge_delay / 1000;
-	tv.tv_usec = (dq->hedge_delay % 1000) * 1000;
-	if(event_add(&dq->htimer, &tv) == 0)
-		dq->htimer_set = 1;
-}
+static const struct dotpool_ctl_ops query_ctl_ops = {
+	encode_query,
+	attempts_over
+};
 
 /**
  * Send the next attempt for qchase, or fail the query when the attempts or
@@ -745,16 +360,10 @@ hedge_arm(struct dotpool_q* dq)
 static void
 send_attempt(struct dotpool_q* dq)
 {
-	struct dotpool_upstream* prev = dq->attempts > 0 ? dq->up : NULL;
-	if(start_attempt(dq, &dq->req, &dq->cur, &dq->up) != 0) {
-		dq->req.done = NULL;
+	if(dotpool_ctl_send(&dq->ctl) != 0) {
 		query_fail(dq, "no upstream answered in time");
 		return;
 	}
-	if(prev && prev != dq->up)
-		dotpool_upstream_count(dq->up, DOTPOOL_COUNT_FAILOVER);
-	dq->waiting = 1;
-	hedge_arm(dq);
 	dq->qstate->ext_state[dq->id] = module_wait_reply;
 }
 
@@ -793,7 +402,8 @@ cache_lookup(struct dotpool_q* dq, int* chased)
 	if(query_dname_compare(qstate->qinfo.qname, dq->qchase.qname) != 0)
 		msg->rep->security = sec_status_unchecked;
 	if(response_type_from_cache(msg, &dq->qchase) == RESPONSE_TYPE_CNAME) {
-		if(!follow_cname(dq, msg))
+		if(!dotpool_cname_follow(&dq->prep, qstate->region, msg,
+			&dq->qchase.qname, &dq->qchase.qname_len))
 			return NULL;
 		sock_list_insert(&qstate->reply_origin, NULL, 0,
 			qstate->region);
@@ -830,6 +440,7 @@ resolve(struct dotpool_q* dq)
 				query_fail(dq, "out of memory");
 				return;
 			}
+			dotpool_ctl_set_plan(&dq->ctl, dq->plan);
 		}
 		msg = cache_lookup(dq, &chased);
 		if(msg) {
@@ -852,21 +463,10 @@ dotpool_query_start(struct dotpool_q* dq)
 	resolve(dq);
 }
 
-/**
- * Whether another attempt for this name can start: attempts and time are
- * left and some forward-addr was not tried yet.
- */
-static int
-can_try_another(struct dotpool_q* dq)
+int
+dotpool_query_waiting(const struct dotpool_q* dq)
 {
-	const struct dotpool_config* cfg = dq->w->de->cfg;
-	int i;
-	if(dq->attempts >= (int)cfg->max_attempts || budget_left(dq) < 10)
-		return 0;
-	for(i = 0; i < dq->ntargets; i++)
-		if(!(dq->tried & ((uint64_t)1 << i)))
-			return 1;
-	return 0;
+	return dotpool_ctl_waiting(&dq->ctl);
 }
 
 /** An answer that is no use: tell the upstream's health, try another. */
@@ -874,8 +474,8 @@ static void
 bad_answer(struct dotpool_q* dq, const char* why)
 {
 	verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
-		dotpool_upstream_name(dq->up), why);
-	dotpool_upstream_report(dq->up, DOTPOOL_OUTCOME_BAD_ANSWER);
+		dotpool_upstream_name(dotpool_ctl_upstream(&dq->ctl)), why);
+	dotpool_upstream_report(dotpool_ctl_upstream(&dq->ctl), DOTPOOL_OUTCOME_BAD_ANSWER);
 	send_attempt(dq);
 }
 
@@ -891,11 +491,12 @@ dotpool_query_result(struct dotpool_q* dq)
 	struct dns_msg* msg;
 	enum response_type type;
 	struct dotpool_scrub sc;
+	struct dotpool_upstream* up = dotpool_ctl_upstream(&dq->ctl);
 	int rcode, empty_nodata;
 
 	if(dq->err != 0 || !dq->ans) {
 		verbose(VERB_DETAIL, "dotpool: upstream %s: %s",
-			dotpool_upstream_name(dq->up),
+			dotpool_upstream_name(up),
 			dotpool_strerror(dq->err));
 		send_attempt(dq);
 		return;
@@ -962,10 +563,10 @@ dotpool_query_result(struct dotpool_q* dq)
 		/* An empty NOERROR without SOA: this Unbound's iterator asks
 		 * another server once before it believes one. Not a health
 		 * failure: the server answered. */
-		if(can_try_another(dq)) {
+		if(dotpool_ctl_can_retry(&dq->ctl)) {
 			verbose(VERB_DETAIL, "dotpool: upstream %s: empty "
 				"answer without SOA, asking another",
-				dotpool_upstream_name(dq->up));
+				dotpool_upstream_name(up));
 			send_attempt(dq);
 			return;
 		}
@@ -988,12 +589,13 @@ dotpool_query_result(struct dotpool_q* dq)
 		bad_answer(dq, "answer is neither an answer nor a CNAME");
 		return;
 	}
-	dotpool_upstream_report(dq->up, DOTPOOL_OUTCOME_OK);
+	dotpool_upstream_report(up, DOTPOOL_OUTCOME_OK);
 	if(!dq->dp->has_parent_side_NS)
 		fallback_clear(dq);
 	sock_list_insert(&qstate->reply_origin,
-		&dq->targets[dq->cur]->addr,
-		dq->targets[dq->cur]->addrlen, qstate->region);
+		&dq->plan->e[dotpool_ctl_target(&dq->ctl)].addr,
+		dq->plan->e[dotpool_ctl_target(&dq->ctl)].addrlen,
+		qstate->region);
 	if(type == RESPONSE_TYPE_ANSWER) {
 		if(!qstate->no_cache_store)
 			dotpool_dns_store(qstate, &msg->qinfo, msg->rep,
@@ -1004,7 +606,8 @@ dotpool_query_result(struct dotpool_q* dq)
 	}
 	/* CNAME: store the rrsets (referral=1: not the partial answer),
 	 * then go on with the target, as the iterator does */
-	if(!follow_cname(dq, msg)) {
+	if(!dotpool_cname_follow(&dq->prep, qstate->region, msg,
+		&dq->qchase.qname, &dq->qchase.qname_len)) {
 		query_fail(dq, "out of memory following a CNAME");
 		return;
 	}
@@ -1021,14 +624,7 @@ dotpool_query_result(struct dotpool_q* dq)
 void
 dotpool_query_clear(struct dotpool_q* dq)
 {
-	hedge_timer_stop(dq);
-	if(dq->req.done) {
-		dotpool_pool_cancel(&dq->req);
-		dq->req.done = NULL;
-	}
-	if(dq->hwaiting) {
-		dotpool_pool_cancel(&dq->hreq);
-		dq->hwaiting = 0;
-	}
-	dq->waiting = 0;
+	dotpool_ctl_cancel(&dq->ctl);
+	dotpool_plan_unref(dq->w->plans, dq->plan);
+	dq->plan = NULL;
 }
