@@ -279,7 +279,7 @@ grep -E 'assertion|fatal error|dotpool: .*(leak|BUG)' "$log" | head -n 20 \
 cp "$DP_TMP/dotpool.conf" "$out/dotpool.conf"
 # verbosity 1: upstream failures and health changes, no query names
 gzip -9c "$log" >"$out/unbound.log.gz"
-sed "s#$DP_TMP#TMP#g" "$(dp_get ub conf)" >"$out/unbound.conf"
+sed -e "s#$DP_TMP#TMP#g" -e "s#$DP_TOP/##g" "$(dp_get ub conf)" >"$out/unbound.conf"
 rc=0
 python3 "$DP_TOP/tests/soak/report.py" --dir "$out" --warmup "$warmup" \
 	--max-servfail "$max_servfail" || rc=1
