@@ -16,13 +16,7 @@
 # the rest of the overlong frame?). With ordered, or with the fault on
 # from the start and never cleared, no SERVFAIL.
 # Prints the SERVFAILs per half second and dotpool's health changes.
-if [ -z "${UNBOUND_SRC:-}" ] && [ -z "${UNBOUND_PREFIX:-}" ]; then
-	UNBOUND_SRC=$(sed -n 's/^UNBOUND_SRC = //p' \
-		"$(dirname "$0")/../../Makefile" 2>/dev/null)
-	[ -n "$UNBOUND_SRC" ] && export UNBOUND_SRC
-fi
-. "$(dirname "$0")/../integration/lib.sh"
-. "$DP_TOP/tests/faultsrv/faultlib.sh"
+. "$(dirname "$0")/soaklib.sh"
 dp_require python3
 fault=${REPRO_FAULT:-long-length}
 step=${REPRO_STEP:-5} gap=${REPRO_GAP:-2}

@@ -29,18 +29,11 @@
 #   wrong answers  0: a NOERROR answer is exactly the name's address
 #   SERVFAIL       at most --max-servfail percent of the queries (see
 #                  tests/soak/README.md for why the default is what it is)
-#   flat           (runs of 10 minutes after the warm-up or more) RSS and
-#                  fds least-squares slopes within the README's bounds
+#   flat           (with 10 minutes after the warm-up or more) RSS medians
+#                  and the fds' least-squares line within the README's
+#                  bounds; the slopes are reported for every run
 # Exit 0 when all hold, 1 otherwise; the results folder is written anyway.
-# The Unbound under test is the one the module was built against (its
-# Makefile says which), as make check would pass it.
-if [ -z "${UNBOUND_SRC:-}" ] && [ -z "${UNBOUND_PREFIX:-}" ]; then
-	UNBOUND_SRC=$(sed -n 's/^UNBOUND_SRC = //p' \
-		"$(dirname "$0")/../../Makefile" 2>/dev/null)
-	[ -n "$UNBOUND_SRC" ] && export UNBOUND_SRC
-fi
-. "$(dirname "$0")/../integration/lib.sh"
-. "$DP_TOP/tests/faultsrv/faultlib.sh"
+. "$(dirname "$0")/soaklib.sh"
 dp_require python3 curl gnuplot
 
 duration=900 qps=1200 step=5 gap=2 reload_every=60 warmup=180

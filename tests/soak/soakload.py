@@ -44,47 +44,18 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "faultsrv"))
 from dotfault import name_addr  # noqa: E402  (the upstreams' own data)
+import dnsload  # noqa: E402
+from dnsload import encode_name  # noqa: E402
 
-RCODES = {0: "NOERROR", 2: "SERVFAIL"}
 STOP = False
 
 
-def encode_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
-
-
-def skip_name(msg, off):
-    while True:
-        n = msg[off]
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1
-        if n == 0:
-            return off
-        off += n
-
-
 def parse(msg):
-    """(id, rcode, question wire lower-cased, [A addresses], other rrs)."""
-    qid, flags, qd, an = struct.unpack("!HHHH", msg[:8])
-    off = 12
-    for _ in range(qd):
-        off = skip_name(msg, off) + 4
-    question = msg[12:off].lower()
-    addrs, other = [], 0
-    for _ in range(an):
-        off = skip_name(msg, off)
-        rtype, _, _, rdlen = struct.unpack("!HHIH", msg[off:off + 10])
-        off += 10
-        if rtype == 1 and rdlen == 4:
-            addrs.append(socket.inet_ntoa(msg[off:off + 4]))
-        else:
-            other += 1
-        off += rdlen
-    return qid, flags & 0xF, question, addrs, other
+    """(id, rcode name, question wire lower-cased, [A addresses], answer
+    records that are not an A)."""
+    qid, rcode, question, addrs = dnsload.parse(msg)
+    return qid, rcode, question, addrs, \
+        struct.unpack("!H", msg[6:8])[0] - len(addrs)
 
 
 class Bin:
@@ -161,7 +132,7 @@ def main():
 
     def finish(key, ent, rcode, addrs, other, now):
         qwire, want, sent, b, name = ent
-        if rcode == 0:
+        if rcode == "NOERROR":
             if addrs == [want] and other == 0:
                 b.noerror += 1
                 if name[0] == "f":
@@ -172,12 +143,12 @@ def main():
                 wrong_f.write("%.3f %s want %s got %s (+%d other rrs)\n" % (
                     time.time(), name, want, ",".join(addrs) or "-", other))
                 wrong_f.flush()
-        elif rcode == 2:
+        elif rcode == "SERVFAIL":
             b.servfail += 1
             servfail_s[int(time.time())] += 1
         else:
             b.other += 1
-            tot["rcode%d" % rcode] += 1
+            tot["rcode " + rcode] += 1
         b.lat.append((now - sent) * 1000.0)
 
     while True:
