@@ -320,10 +320,12 @@ set xrange [0:{xmax}]
 set xlabel 'minutes'
 set ylabel 'RSS MiB'
 set y2label 'open fds'
+set y2range [{fmin}:{fmax}]
 set ytics nomirror
 set y2tics
 plot 'plot-samples.dat' using 1:2 with linespoints pt 7 ps 0.5 lc rgb '#4477aa' title 'RSS', \\
      '' using 1:3 axes x1y2 with steps lc rgb '#228833' title 'fds'
+set key at graph 0.98, graph 0.7
 set ylabel 'queries/s'
 set y2label 'SERVFAIL per 10 s'
 set yrange [0:{ymax}]
@@ -334,7 +336,9 @@ plot 'plot-bins.dat' using 1:2 with lines lw 2 lc rgb '#4477aa' title 'sent qps'
 unset multiplot
 """.format(arrows="\n".join(arrows), xmax=(float(bins[-1]["t"]) + 10 - t0) / 60.0,
            ymax=1.2 * max(int(b["sent"]) / 10.0 for b in bins),
-           y2max=1.2 * max([1] + [int(b["servfail"]) for b in bins]))
+           y2max=1.2 * max([1] + [int(b["servfail"]) for b in bins]),
+           fmin=min(int(x["fds"]) for x in samples) - 2,
+           fmax=max(int(x["fds"]) for x in samples) + 2)
     with open(os.path.join(d, "plot.gp"), "w") as f:
         f.write(gp)
     r = subprocess.run(["gnuplot", "plot.gp"], cwd=d)

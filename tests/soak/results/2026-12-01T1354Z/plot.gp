@@ -20,10 +20,12 @@ set xrange [0:15.004756943384807]
 set xlabel 'minutes'
 set ylabel 'RSS MiB'
 set y2label 'open fds'
+set y2range [23:32]
 set ytics nomirror
 set y2tics
 plot 'plot-samples.dat' using 1:2 with linespoints pt 7 ps 0.5 lc rgb '#4477aa' title 'RSS', \
      '' using 1:3 axes x1y2 with steps lc rgb '#228833' title 'fds'
+set key at graph 0.98, graph 0.7
 set ylabel 'queries/s'
 set y2label 'SERVFAIL per 10 s'
 set yrange [0:1440.0]
