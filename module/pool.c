@@ -684,9 +684,10 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	for(up = p->ups; up; up = up->next)
 		if(dotpool_up_is(up, sa, salen, auth_name, profile))
 			return up;
-	if(!(up = dotpool_up_new(&p->ctx, p, p->board, sa, salen, auth_name,
-		ucfg, profile)))
+	if(!(up = dotpool_up_new(&p->ctx, dotpool_pool_send, p->board, sa,
+		salen, auth_name, ucfg, profile)))
 		return NULL;
+	up->pool = p;
 	up->next = p->ups;
 	p->mem_ups += dotpool_up_mem(up);
 	/* published with release: the metrics thread walks this list, and

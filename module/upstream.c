@@ -37,7 +37,7 @@ up_probe_arm(struct dotpool_upstream* up)
 {
 	unsigned ms = up->ctx->cfg->probe_interval;
 	struct timeval tv;
-	if(ms == 0 || up->probe_armed || !up->pool)
+	if(ms == 0 || up->probe_armed || !up->probe_send)
 		return;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
@@ -164,8 +164,8 @@ up_probe_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 		up_probe_arm(up);
 }
 
-/** Time to probe a DOWN upstream with ". IN NS": sent through the pool
- * like any query, so it takes the upstream's connections and counts. */
+/** Time to probe a DOWN upstream with ". IN NS": sent like any query
+ * (through the pool), so it takes the upstream's connections and counts. */
 static void
 up_probe_cb(evutil_socket_t fd, short what, void* arg)
 {
@@ -191,7 +191,7 @@ up_probe_cb(evutil_socket_t fd, short what, void* arg)
 	up->probe.done = up_probe_done;
 	up->probe.arg = up;
 	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: probing", up->label);
-	if(dotpool_pool_send(up, &up->probe) != 0)
+	if(up->probe_send(up, &up->probe) != 0)
 		up_probe_arm(up);
 }
 
@@ -393,7 +393,7 @@ up_label(struct dotpool_upstream* up)
 }
 
 struct dotpool_upstream*
-dotpool_up_new(const struct dotpool_ctx* ctx, struct dotpool_pool* pool,
+dotpool_up_new(const struct dotpool_ctx* ctx, dotpool_up_send_fn probe_send,
 	struct dotpool_board* board, const struct sockaddr* sa,
 	socklen_t salen, const char* auth_name,
 	const struct dotpool_upstream_cfg* ucfg, enum dotpool_profile profile)
@@ -408,7 +408,7 @@ dotpool_up_new(const struct dotpool_ctx* ctx, struct dotpool_pool* pool,
 		free(up);
 		return NULL;
 	}
-	up->pool = pool;
+	up->probe_send = probe_send;
 	up->ctx = ctx;
 	memcpy(&up->addr, sa, salen);
 	up->addrlen = salen;

@@ -5,7 +5,8 @@
  * DOWN, the shared health board), its RTT estimate, and what it learned of
  * the server's idle timeout and the rewarm rate. The pool (module/pool.c)
  * keeps the upstream's connections and wait queue in the fields marked
- * "pool's". Private to the transport; the glue uses dotpool/pool.h only.
+ * "pool's"; this unit calls nothing of the pool's (its probes go out
+ * through the send function it is given). Private to the transport; the glue uses dotpool/pool.h only.
  *
  * Threading: the owning worker only, except what dotpool/pool.h marks
  * "any thread": the label (fixed at creation), the zone (set once, release
@@ -35,6 +36,12 @@
 
 struct dotpool_conn;
 struct dotpool_conn_end;
+struct dotpool_upstream;
+
+/** How an upstream sends its health probe: the pool's dotpool_pool_send,
+ * handed in so that this unit does not call back up into the pool. */
+typedef int (*dotpool_up_send_fn)(struct dotpool_upstream* up,
+	struct dotpool_req* req);
 
 /** One upstream (address, port, name, profile) on one worker. The profile
  * is part of the identity: a server that one zone uses strictly and
@@ -43,8 +50,10 @@ struct dotpool_conn_end;
 struct dotpool_upstream {
 	/** next in the pool */
 	struct dotpool_upstream* next;
-	/** the pool (its probes are sent there) */
+	/** the pool that owns it (set and used by the pool only) */
 	struct dotpool_pool* pool;
+	/** how its probes are sent, or NULL for no probes */
+	dotpool_up_send_fn probe_send;
 	/** the worker's context (borrowed) */
 	const struct dotpool_ctx* ctx;
 	/** address and port */
@@ -122,7 +131,7 @@ struct dotpool_upstream {
 /**
  * Make an upstream (UP, no connection).
  * @param ctx: the worker's context (borrowed, outlives it).
- * @param pool: where its probes are sent (borrowed), or NULL for none.
+ * @param probe_send: how its probes are sent, or NULL for none.
  * @param board: the health board (borrowed), or NULL.
  * @param sa: address and port (copied; AF_INET or AF_INET6).
  * @param salen: its length.
@@ -132,7 +141,7 @@ struct dotpool_upstream {
  * @return the upstream or NULL (out of memory).
  */
 struct dotpool_upstream* dotpool_up_new(const struct dotpool_ctx* ctx,
-	struct dotpool_pool* pool, struct dotpool_board* board,
+	dotpool_up_send_fn probe_send, struct dotpool_board* board,
 	const struct sockaddr* sa, socklen_t salen, const char* auth_name,
 	const struct dotpool_upstream_cfg* ucfg, enum dotpool_profile profile);
 

@@ -4,11 +4,14 @@
  * random source (module/ctx.h): the health state machine (UP, BACKOFF,
  * DOWN) with its capped, jittered backoff and the counters' mirror of it,
  * the RTT estimate, what a connection's end teaches about the server's
- * idle timeout, and the rewarm decision and rate. No socket, no pool.
+ * idle timeout, the rewarm decision and rate, and the probes of a DOWN
+ * upstream (through a fake send). No socket, no pool.
  */
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <event2/event.h>
 #include "dotpool/error.h"
 #include "module/conn.h"
 #include "module/upstream.h"
@@ -322,6 +325,95 @@ test_rewarm(void)
 	fake_free(&f, up);
 }
 
+/** What the fake send saw of the probes. */
+static struct dotpool_req* probe_sent;
+static int probe_sends, probe_send_ret;
+
+/** The probe's way out: recorded, not sent. */
+static int
+fake_send(struct dotpool_upstream* up, struct dotpool_req* req)
+{
+	(void)up;
+	probe_sent = req;
+	probe_sends++;
+	return probe_send_ret;
+}
+
+/** Run the event loop until the probe timer fired once more (at most
+ * 2 s). */
+static void
+run_probe_timer(struct fake_ctx* f)
+{
+	int i, before = probe_sends;
+	for(i = 0; i < 200 && probe_sends == before; i++) {
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+}
+
+/** A DOWN upstream is probed on its timer with ". IN NS"; the probe's
+ * SERVFAIL keeps it DOWN and probing, an answer (UP) ends the probing. */
+static void
+test_probe(void)
+{
+	struct fake_ctx f;
+	struct dotpool_upstream* up;
+	struct sockaddr_in sin;
+	static const uint8_t q[17] = { 0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+		0, 0, 2, 0, 1 };
+	uint8_t servfail[17];
+	fake_init(&f);
+	f.cfg.probe_interval = 20;
+	f.cfg.attempt_timeout = 700;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(853);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	up = dotpool_up_new(&f.ctx, fake_send, NULL, (struct sockaddr*)&sin,
+		sizeof(sin), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	probe_sent = NULL;
+	probe_sends = probe_send_ret = 0;
+	dotpool_up_failure(up, "test");
+	UNIT_CHECK(!up->probe_armed, "upstream: BACKOFF is not probed");
+	f.now = up->backoff_until;
+	dotpool_up_failure(up, "test");
+	f.now = up->backoff_until;
+	dotpool_up_failure(up, "test");
+	UNIT_REQUIRE(dotpool_upstream_health(up) == DOTPOOL_DOWN &&
+		up->probe_armed, "upstream: DOWN arms the probe");
+	run_probe_timer(&f);
+	UNIT_REQUIRE(probe_sends == 1 && probe_sent == &up->probe &&
+		dotpool_up_is_probe(up, probe_sent), "upstream: the timer sends "
+		"one probe, its own request");
+	UNIT_CHECK(probe_sent->len == sizeof(q) && memcmp(probe_sent->wire, q,
+		sizeof(q)) == 0 && probe_sent->timeout_ms == 700 &&
+		probe_sent->done != NULL, "upstream: the probe is . IN NS with "
+		"attempt-timeout");
+	memcpy(servfail, q, sizeof(q));
+	servfail[2] |= 0x80;
+	servfail[3] = 0x82; /* RA, SERVFAIL */
+	probe_sent->done(probe_sent, 0, servfail, sizeof(servfail));
+	UNIT_CHECK(dotpool_upstream_health(up) == DOTPOOL_DOWN &&
+		up->probe_armed, "upstream: a SERVFAIL probe answer keeps it "
+		"DOWN, probed again");
+	probe_send_ret = DOTPOOL_EFULL;
+	run_probe_timer(&f);
+	UNIT_CHECK(probe_sends == 2 && up->probe_armed, "upstream: a probe "
+		"the pool refuses is tried again later");
+	probe_send_ret = 0;
+	run_probe_timer(&f);
+	UNIT_CHECK(probe_sends == 3, "upstream: and is sent then");
+	dotpool_up_success(up);
+	UNIT_CHECK(dotpool_upstream_health(up) == DOTPOOL_UP &&
+		!up->probe_armed, "upstream: an answer brings it UP and stops "
+		"the probing");
+	probe_sent->done(probe_sent, DOTPOOL_ETIMEOUT, NULL, 0);
+	UNIT_CHECK(!up->probe_armed, "upstream: a probe that ends after the "
+		"upstream came UP arms nothing");
+	fake_free(&f, up);
+}
+
 int
 main(void)
 {
@@ -332,6 +424,7 @@ main(void)
 		{ "rtt", test_rtt },
 		{ "idle_learning", test_idle_learning },
 		{ "rewarm", test_rewarm },
+		{ "probe", test_probe },
 		{ NULL, NULL }
 	};
 	return unit_run("upstream", tests);
