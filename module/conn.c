@@ -182,7 +182,8 @@ dotpool_conn_live(const struct dotpool_conn* c)
 int
 dotpool_conn_idle(const struct dotpool_conn* c)
 {
-	return c->state == DOTPOOL_CONN_READY && dotpool_idmap_live(c->ids) == 0;
+	return c->state == DOTPOOL_CONN_READY &&
+		dotpool_idmap_live(c->ids) == 0;
 }
 
 /** dotpool_conn_drain's walk of the ID map. */
@@ -476,8 +477,8 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 static uint64_t
 conn_peer_idle_ms(const struct dotpool_conn* c)
 {
-	uint64_t idle_ms = (dotpool_ctx_now(c->with.ctx) - c->last_activity_us) /
-		1000;
+	uint64_t idle_ms = (dotpool_ctx_now(c->with.ctx) -
+		c->last_activity_us) / 1000;
 	if(dotpool_idmap_used(c->ids) > 0 || idle_ms < DOTPOOL_CLOSE_GRACE_MS ||
 		idle_ms >= c->idle_ms)
 		return 0;
@@ -603,7 +604,8 @@ static void
 conn_handshake_done(struct dotpool_conn* c)
 {
 	char err[256];
-	if(dotpool_tls_conn_verify(c->ssl, c->with.auth, err, sizeof(err)) != 0) {
+	if(dotpool_tls_conn_verify(c->ssl, c->with.auth, err,
+		sizeof(err)) != 0) {
 		if(c->with.auth->profile == DOTPOOL_PROFILE_STRICT) {
 			/* nothing was written: queries only go out on READY */
 			conn_fail_tls(c, DOTPOOL_EVERIFY, err);
@@ -885,7 +887,8 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req,
 		 * closes the connection); if it ever does, no byte of a
 		 * strict query goes out on it */
 		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: refusing to send a "
-			"query on an unauthenticated connection", c->with.label);
+			"query on an unauthenticated connection",
+			c->with.label);
 		return DOTPOOL_EVERIFY;
 	}
 	start = c->with.ctx->rand16(c->with.ctx->arg);

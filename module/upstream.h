@@ -6,7 +6,8 @@
  * the server's idle timeout and the rewarm rate. The pool (module/pool.c)
  * keeps the upstream's connections and wait queue in the fields marked
  * "pool's"; this unit calls nothing of the pool's (its probes go out
- * through the send function it is given). Private to the transport; the glue uses dotpool/pool.h only.
+ * through the send function it is given). Private to the transport; the
+ * glue uses dotpool/pool.h only.
  *
  * Threading: the owning worker only, except what dotpool/pool.h marks
  * "any thread": the label (fixed at creation), the zone (set once, release

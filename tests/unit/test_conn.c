@@ -163,8 +163,8 @@ test_socket_fails(void)
 	UNIT_CHECK(w.end.err == DOTPOOL_EIO && w.end.failure &&
 		!w.end.was_ready && w.end.idle && w.end.sent == 0 &&
 		w.end.peer_idle_ms == 0 && w.end.kept_idle_ms == 0,
-		"conn: the end says: I/O error, a failure, never ready, nothing "
-		"in flight, nothing to learn");
+		"conn: the end says: I/O error, a failure, never ready, "
+		"nothing in flight, nothing to learn");
 	UNIT_CHECK(w.stats.conns_opened == 1 && w.stats.err_connect == 1,
 		"conn: counted as opened and as a connect error");
 	UNIT_CHECK(w.fx.defers == 1, "conn: the owner's deferred work is "
@@ -176,7 +176,8 @@ test_socket_fails(void)
 		"(its label)");
 	dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 1);
 	UNIT_CHECK(w.closed == 1 && w.fx.defers == 1 &&
-		w.end.err == DOTPOOL_EIO, "conn: closing a closed connection does nothing");
+		w.end.err == DOTPOOL_EIO, "conn: closing a closed connection "
+		"does nothing");
 	dotpool_conn_free(c, 1);
 	dotpool_conn_free(NULL, 1);
 	fake_ctx_free(&w.fx);

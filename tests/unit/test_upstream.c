@@ -120,8 +120,9 @@ test_backoff_jitter(void)
 		published_health(up) == DOTPOOL_BACKOFF, "upstream: the "
 		"counters' health follows, published for other threads");
 	UNIT_CHECKF(up->backoff_until == t0 + 50 * 1000, "upstream: backoff "
-		"of the first failure at the low end is half of backoff-initial "
-		"(%llu µs)", (unsigned long long)(up->backoff_until - t0));
+		"of the first failure at the low end is half of "
+		"backoff-initial (%llu µs)",
+		(unsigned long long)(up->backoff_until - t0));
 	UNIT_CHECK(!dotpool_upstream_usable(up), "upstream: not usable while "
 		"backing off");
 	f.now = t0 + 49 * 1000;
@@ -384,8 +385,8 @@ test_probe(void)
 		up->probe_armed, "upstream: DOWN arms the probe");
 	run_probe_timer(&f);
 	UNIT_REQUIRE(probe_sends == 1 && probe_sent == &up->probe &&
-		dotpool_up_is_probe(up, probe_sent), "upstream: the timer sends "
-		"one probe, its own request");
+		dotpool_up_is_probe(up, probe_sent), "upstream: the timer "
+		"sends one probe, its own request");
 	UNIT_CHECK(probe_sent->len == sizeof(q) && memcmp(probe_sent->wire, q,
 		sizeof(q)) == 0 && probe_sent->timeout_ms == 700 &&
 		probe_sent->done != NULL, "upstream: the probe is . IN NS with "
