@@ -6,7 +6,7 @@
  * labelled with the zone), and tell cheaply whether the forwarders changed
  * since: a comparison of a few addresses per query.
  */
-#include "module/zoneplan.h"
+#include "module/glue/zoneplan.h"
 #include <string.h>
 #include <arpa/inet.h>
 #include "util/net_help.h"
