@@ -7,12 +7,16 @@
  * since: a comparison of a few addresses per query.
  */
 #include "module/zoneplan.h"
+#include "module/compat.h"
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include "util/config_file.h"
 #include "util/net_help.h"
 #include "util/data/dname.h"
 #include "iterator/iter_delegpt.h"
 #include "sldns/rrdef.h"
+#include "sldns/str2wire.h"
 #include "dotpool/plan.h"
 
 /** Whether plan p was built from exactly dp's forward-addrs. */
@@ -134,4 +138,37 @@ dotpool_zone_plan(struct dotpool_worker* w, struct delegpt* dp,
 	if(p && plan_current(p, dp))
 		return p;
 	return plan_build(w, dp, qclass);
+}
+
+int
+dotpool_zone_plans_prepare(struct dotpool_worker* w)
+{
+	struct module_env* env = w->env;
+	struct config_stub* s;
+	int n = 0;
+	/* The zones are named by the configuration, their live forward-addrs
+	 * are read from the forwarders under their lock, as a query reads
+	 * them: the plans (and upstreams) are the ones queries will use. */
+	for(s = env->cfg->forwards; s; s = s->next) {
+		struct dotpool_plan* p = NULL;
+		struct delegpt* dp;
+		uint8_t* name;
+		size_t len = 0;
+		if(!(s->ssl_upstream || env->cfg->ssl_upstream) || !s->name ||
+			!(name = sldns_str2wire_dname(s->name, &len)))
+			continue;
+		dp = dotpool_fwd_lookup(env->fwds, name, LDNS_RR_CLASS_IN);
+		/* forward-host only: the iterator resolves it, as for a
+		 * query */
+		if(dp && query_dname_compare(dp->name, name) == 0 &&
+			(dp->ssl_upstream || env->cfg->ssl_upstream) &&
+			dp->target_list)
+			p = dotpool_zone_plan(w, dp, LDNS_RR_CLASS_IN);
+		if(dp)
+			dotpool_fwd_unlock(env->fwds);
+		free(name);
+		if(p)
+			n += p->n;
+	}
+	return n;
 }
