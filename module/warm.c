@@ -45,7 +45,7 @@
 #include "sldns/rrdef.h"
 #include "sldns/sbuffer.h"
 #include "sldns/pkthdr.h"
-#include "dotpool/conn.h"
+#include "dotpool/timer.h"
 
 /** Longest the warm-up keeps trying. */
 #define DOTPOOL_WARM_LIMIT_MS 30000
@@ -95,11 +95,11 @@ dotpool_warm_is_query(const struct query_info* q)
 		(const char*)warm_suffix, sizeof(warm_suffix)) == 0;
 }
 
-/** Milliseconds of the monotonic clock. */
+/** Milliseconds of the monotonic clock (the timers' own). */
 static uint64_t
 warm_now_ms(void)
 {
-	return dotpool_now_us() / 1000;
+	return dotpool_timers_monotonic_ms(NULL);
 }
 
 /** Whether dotpool_warm_stop was called. */
