@@ -15,7 +15,7 @@ build_pkgs="build-essential autoconf automake libtool pkg-config libssl-dev
 test_pkgs="libcunit1-dev unbound unbound-anchor dns-root-data openssl
 	knot-dnsutils bind9-dnsutils bind9-utils python3 tshark valgrind iproute2
 	prometheus procps psmisc curl shellcheck yamllint python3-yaml man-db
-	groff-base clang libclang-rt-14-dev"
+	groff-base clang libclang-rt-14-dev gnuplot-nox"
 run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 	knot-dnsutils python3"
 # packaging: .debs, lintian, the install test's chroot, lint;

@@ -3,7 +3,9 @@
 
 By default it answers correctly from a tiny built-in zone: A and AAAA for
 any name under --zone (the address is --addr / --addr6, so a test can tell
-which server answered), SOA/NS at the apex, NODATA with an SOA for other
+which server answered; with --addr-hash the A address is a hash of the name
+instead, see name_addr, so a client can check every answer to every name
+on its own), SOA/NS at the apex, NODATA with an SOA for other
 types, NXDOMAIN for names whose first label starts with "nx", REFUSED outside
 the zone. The question is echoed, the ID copied, QR/AA/RA set, RD copied; an
 EDNS OPT in the query gets an OPT back (DO copied, --keepalive adds an
@@ -28,6 +30,7 @@ Only Python's standard library is used. One thread per connection.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -223,6 +226,14 @@ class Query:
             raise FormErr("record past end")
 
 
+def name_addr(qname):
+    """The A address --addr-hash answers for qname: 10.x.y.z from the
+    SHA-256 of the lower-cased name, so two servers started alike serve the
+    same data and an answer given for another name is told apart."""
+    h = hashlib.sha256(qname.lower().rstrip(".").encode() + b".").digest()
+    return "10.%d.%d.%d" % (h[0], h[1], h[2])
+
+
 def rr(owner, rtype, ttl, rdata):
     return owner + struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
 
@@ -256,6 +267,8 @@ def build_answer(q, rcode=None, tc=False, qname_override=None, addr=None,
             auth.append(soa)
         elif rcode == RC_NOERROR:
             if q.qtype == T_A:
+                if addr is None and OPTS.addr_hash:
+                    addr = name_addr(qname)
                 a = socket.inet_aton(addr or STATE.addr)
                 answers.append(rr(b"\xc0\x0c", T_A, OPTS.ttl, a))
                 for i in range(extra_a):
@@ -695,6 +708,8 @@ def main():
     p.add_argument("--zone", default="example.")
     p.add_argument("--addr", default="192.0.2.1")
     p.add_argument("--addr6", default="2001:db8::1")
+    p.add_argument("--addr-hash", action="store_true",
+                   help="answer A with name_addr(name), not --addr")
     p.add_argument("--poison-addr", default="198.51.100.66")
     p.add_argument("--ttl", type=int, default=60)
     p.add_argument("--fault", default="none", help="NAME[:ARG]")

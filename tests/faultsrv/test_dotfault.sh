@@ -192,4 +192,23 @@ k2 +tls-certfile="$tmp/cli.pem" +tls-keyfile="$tmp/cli.key" |
 	grep -q 'status: NOERROR' && ok "mTLS: client certificate accepted" ||
 	fail "mTLS: rejected a good client certificate"
 kill "$pid2"; wait "$pid2" 2>/dev/null
+
+# --addr-hash: each name its own address, the one name_addr computes (the
+# soak checks every answer with it), the same for any letter case; lies
+# still carry the poison address
+start2 --addr-hash --control "$tmp/ctl2"
+want() { python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+from dotfault import name_addr; print(name_addr(sys.argv[2]))' "$here" "$1"; }
+a1=$(want p1.example.test.) a2=$(want p2.example.test.)
+out=$(kdig @127.0.0.1 -p "$port2" +tls-ca="$tmp/ca.pem" +tls-hostname=dot.test \
+	+timeout=3 +retry=0 +keepopen p1.example.test A P2.Example.Test A 2>&1)
+[ "$a1" != "$a2" ] && grep -qE "^p1\.example\.test\.\s+60\s+IN\s+A\s+${a1//./\\.}$" <<<"$out" &&
+	grep -qiE "^p2\.example\.test\.\s+60\s+IN\s+A\s+${a2//./\\.}$" <<<"$out" &&
+	ok "--addr-hash: $a1 and $a2" || fail "--addr-hash ($a1, $a2): $out"
+python3 "$dotfault" --ctl "$tmp/ctl2" set fault wrong-question >/dev/null
+out=$(kdig @127.0.0.1 -p "$port2" +tls-ca="$tmp/ca.pem" +tls-hostname=dot.test \
+	+timeout=3 +retry=0 p1.example.test A 2>&1)
+grep -q '198\.51\.100\.66' <<<"$out" && ok "--addr-hash: lies still poisoned" ||
+	fail "--addr-hash wrong-question: $out"
+kill "$pid2"; wait "$pid2" 2>/dev/null
 [ $failures = 0 ] && echo "PASS: test_dotfault" || { cat "$tmp/log"; exit 1; }
