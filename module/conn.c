@@ -3,9 +3,11 @@
  * One DoT connection (RFC 7858): non-blocking TCP connect, TLS handshake,
  * pipelined framed queries, answers matched by ID and question. Any
  * protocol error closes the connection; closing never runs a request
- * callback (the pool fails or re-sends those from its deferred event) and
- * never frees the connection (the pool's graveyard does, later), so a
- * callback up the stack may still look at it.
+ * callback (the owner fails or re-sends those from its deferred event) and
+ * never frees the connection (the owner does, later), so a callback up the
+ * stack may still look at it. What the connection learns about its server
+ * (health, idle times) it reports through its callback table
+ * (module/conn.h); it knows nothing of upstreams or pools.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +19,10 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
-#include "dotpool/conn.h"
 #include "dotpool/error.h"
 #include "dotpool/log.h"
 #include "dotpool/wire.h"
+#include "conn.h"
 
 /** Most bytes of queries waiting to be written on one connection. */
 #define CONN_WBUF_MAX (256 * 1024)
@@ -69,12 +71,12 @@ dotpool_conn_set_state(struct dotpool_conn* c, enum dotpool_conn_state n)
 	}
 	if(!ok) {
 		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: illegal connection "
-			"state change %s -> %s", c->up->label,
+			"state change %s -> %s", c->with.label,
 			dotpool_conn_state_str(o), dotpool_conn_state_str(n));
 		return DOTPOOL_EINVAL;
 	}
 	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: connection %s -> %s",
-		c->up->label, dotpool_conn_state_str(o),
+		c->with.label, dotpool_conn_state_str(o),
 		dotpool_conn_state_str(n));
 	c->state = n;
 	return 0;
@@ -145,7 +147,7 @@ conn_update(struct dotpool_conn* c)
 			(void)event_del(&c->ev_timer);
 		}
 	}
-	dotpool_up_gauges(c->up);
+	c->with.ops->changed(c->with.owner, c);
 }
 
 /** Whether the connection may carry its upstream's queries: a strict
@@ -154,7 +156,7 @@ static int
 conn_auth_ok(const struct dotpool_conn* c)
 {
 	return c->authenticated ||
-		c->up->auth.profile != DOTPOOL_PROFILE_STRICT;
+		c->with.auth->profile != DOTPOOL_PROFILE_STRICT;
 }
 
 int
@@ -164,54 +166,89 @@ dotpool_conn_has_room(const struct dotpool_conn* c)
 		dotpool_idmap_used(c->ids) < dotpool_idmap_capacity(c->ids);
 }
 
-/** Hand each live request of a closing connection back to the pool. */
-static void
-conn_drain_one(void* owner, uint16_t id, void* arg)
+int
+dotpool_conn_pending(const struct dotpool_conn* c)
 {
-	struct dotpool_req* req = owner;
-	(void)id;
-	req->conn = NULL;
-	dotpool_up_lost(req, *(int*)arg);
+	return c->state == DOTPOOL_CONN_CONNECTING ||
+		c->state == DOTPOOL_CONN_HANDSHAKING;
 }
 
-/**
- * Whether an idle connection closing cleanly should be replaced at once:
- * always with prewarm; otherwise only when the server set the pace (it
- * closed the connection, or ours closed early because of its keepalive
- * or its learned idle time; our own idle-timeout is the operator's wish
- * to let go) and the upstream carried a query within the rewarm window.
- */
-static int
-conn_rewarm_wanted(const struct dotpool_conn* c, int err)
+unsigned
+dotpool_conn_live(const struct dotpool_conn* c)
 {
-	const struct dotpool_config* cfg = c->up->pool->cfg;
-	uint64_t last = c->up->last_query_us;
-	/* a connection that carried nothing and that the server closed
-	 * right after it came up: the server does not want it, and opening
-	 * another would loop */
-	if(err == DOTPOOL_ECLOSED && c->sent == 0 && dotpool_now_us() -
-		c->last_activity_us < (uint64_t)DOTPOOL_CLOSE_GRACE_MS * 1000)
-		return 0;
-	if(cfg->prewarm)
-		return 1;
-	if(cfg->rewarm_window == 0 || last == 0)
-		return 0;
-	if(err != DOTPOOL_ECLOSED && c->idle_ms >= cfg->idle_timeout)
-		return 0;
-	return dotpool_now_us() - last < (uint64_t)cfg->rewarm_window * 1000;
+	return dotpool_idmap_live(c->ids);
+}
+
+int
+dotpool_conn_idle(const struct dotpool_conn* c)
+{
+	return c->state == DOTPOOL_CONN_READY &&
+		dotpool_idmap_live(c->ids) == 0;
+}
+
+/** dotpool_conn_drain's walk of the ID map. */
+struct conn_visit {
+	/** the visitor */
+	void (*fn)(struct dotpool_req* req, void* arg);
+	/** its argument */
+	void* arg;
+};
+
+/** Visit one live request. */
+static void
+conn_visit_one(void* owner, uint16_t id, void* arg)
+{
+	struct conn_visit* v = arg;
+	(void)id;
+	v->fn(owner, v->arg);
 }
 
 void
-dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
+dotpool_conn_drain(struct dotpool_conn* c,
+	void (*fn)(struct dotpool_req* req, void* arg), void* arg)
 {
-	struct dotpool_upstream* up = c->up;
-	struct dotpool_conn** pp;
-	int was_ready = c->was_ready;
-	int progress;
-	int idle;
+	struct conn_visit v;
+	v.fn = fn;
+	v.arg = arg;
+	dotpool_idmap_drain(c->ids, conn_visit_one, &v);
+}
+
+/** Hand each live request of a closing connection back to its owner. */
+static void
+conn_drain_one(void* owner, uint16_t id, void* arg)
+{
+	struct dotpool_conn* c = arg;
+	(void)id;
+	/* a connection that answered something made progress: its
+	 * unanswered queries are re-sent without using up their one
+	 * re-send (a server that closes after every k queries still gets
+	 * through a burst, k at a time) */
+	c->with.ops->lost(c->with.owner, owner, c->answered > 0);
+}
+
+/**
+ * Close, and tell the owner how it ended.
+ * @param peer_idle_ms: see struct dotpool_conn_end.
+ * @param kept_idle_ms: see struct dotpool_conn_end.
+ */
+static void
+conn_end(struct dotpool_conn* c, int err, int failure, uint64_t peer_idle_ms,
+	unsigned kept_idle_ms)
+{
+	struct dotpool_conn_end end;
 	if(c->state == DOTPOOL_CONN_CLOSED)
 		return;
-	idle = dotpool_idmap_live(c->ids) == 0;
+	memset(&end, 0, sizeof(end));
+	end.err = err;
+	end.failure = failure;
+	end.was_ready = c->was_ready;
+	end.idle = dotpool_idmap_live(c->ids) == 0;
+	end.sent = c->sent;
+	end.answered = c->answered;
+	end.idle_ms = c->idle_ms;
+	end.quiet_us = dotpool_ctx_now(c->with.ctx) - c->last_activity_us;
+	end.peer_idle_ms = peer_idle_ms;
+	end.kept_idle_ms = kept_idle_ms;
 	if(dotpool_conn_set_state(c, DOTPOOL_CONN_CLOSED) != 0)
 		return;
 	if(c->ev_assigned) {
@@ -227,7 +264,8 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		(void)SSL_shutdown(c->ssl);
 		ERR_clear_error();
 	}
-	if(c->ssl && was_ready && err != DOTPOOL_ETLS && err != DOTPOOL_EPROTO)
+	if(c->ssl && c->was_ready && err != DOTPOOL_ETLS &&
+		err != DOTPOOL_EPROTO)
 		/* OpenSSL marks the session of a connection freed without a
 		 * sent shutdown as not resumable; a clean close (idle, server
 		 * going away) must keep it */
@@ -237,35 +275,21 @@ dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
 		close(c->fd);
 		c->fd = -1;
 	}
-	for(pp = &up->conns; *pp; pp = &(*pp)->next) {
-		if(*pp == c) {
-			*pp = c->next;
-			up->nconns--;
-			break;
-		}
-	}
-	c->next = up->pool->grave;
-	up->pool->grave = c;
 	if(err != 0)
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connection "
-			"closed: %s", up->label, dotpool_strerror(err));
+			"closed: %s", c->with.label, dotpool_strerror(err));
 	/* requests in flight are re-sent once or failed, from the loop */
-	/* a connection that answered something made progress: its
-	 * unanswered queries are re-sent without using up their one
-	 * re-send (a server that closes after every k queries still gets
-	 * through a burst, k at a time) */
-	progress = c->answered > 0;
-	dotpool_idmap_drain(c->ids, conn_drain_one, &progress);
+	dotpool_idmap_drain(c->ids, conn_drain_one, c);
 	c->stale = 0;
-	if(failure)
-		dotpool_up_failure(up, dotpool_strerror(err));
-	if(!was_ready && err != 0)
-		dotpool_up_connect_failed(up, err);
-	if(was_ready && idle && (err == 0 || err == DOTPOOL_ECLOSED) &&
-		conn_rewarm_wanted(c, err))
-		up->rewarm = 1;
-	dotpool_up_gauges(up);
-	dotpool_pool_defer(up->pool);
+	c->with.ops->closed(c->with.owner, c, &end);
+	/* freed from the owner's deferred work, never here */
+	c->with.ctx->defer(c->with.ctx->arg);
+}
+
+void
+dotpool_conn_close(struct dotpool_conn* c, int err, int failure)
+{
+	conn_end(c, err, failure, 0, 0);
 }
 
 void
@@ -304,9 +328,9 @@ static void
 conn_fail_tls(struct dotpool_conn* c, int err, const char* msg)
 {
 	if(err == DOTPOOL_EVERIFY)
-		c->up->stats.err_verify++;
-	else	c->up->stats.err_tls++;
-	dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: %s", c->up->label, msg);
+		c->with.stats->err_verify++;
+	else	c->with.stats->err_tls++;
+	dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: %s", c->with.label, msg);
 	dotpool_conn_close(c, err, 1);
 }
 
@@ -329,7 +353,7 @@ conn_flush(struct dotpool_conn* c)
 		if(r > 0) {
 			dotpool_wbuf_consume(&c->wbuf, (size_t)r);
 			c->write_wants_read = 0;
-			c->last_activity_us = dotpool_now_us();
+			c->last_activity_us = dotpool_ctx_now(c->with.ctx);
 			continue;
 		}
 		e = SSL_get_error(c->ssl, r);
@@ -346,10 +370,10 @@ conn_flush(struct dotpool_conn* c)
 			return;
 		}
 		ERR_clear_error();
-		c->up->stats.err_closed +=
+		c->with.stats->err_closed +=
 			(dotpool_idmap_live(c->ids) > 0) ? 1 : 0;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: write failed",
-			c->up->label);
+			c->with.label);
 		dotpool_conn_close(c, e == SSL_ERROR_SSL ? DOTPOOL_ETLS :
 			DOTPOOL_EIO, 0);
 		return;
@@ -369,7 +393,7 @@ conn_keepalive(struct dotpool_conn* c, const uint8_t* msg, size_t len)
 	if(k == 0) {
 		if(c->state == DOTPOOL_CONN_READY) {
 			dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: server asks "
-				"to close (keepalive 0)", c->up->label);
+				"to close (keepalive 0)", c->with.label);
 			(void)dotpool_conn_set_state(c, DOTPOOL_CONN_DRAINING);
 		}
 		return;
@@ -393,20 +417,20 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 	enum dotpool_match m;
 	uint16_t id;
 	if(len < 2) {
-		c->up->stats.dropped++;
+		c->with.stats->dropped++;
 		return;
 	}
 	id = dotpool_wire_id(msg);
 	st = dotpool_idmap_get(c->ids, id, &owner);
 	if(st == DOTPOOL_ID_FREE) {
-		c->up->stats.dropped++;
+		c->with.stats->dropped++;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: answer with "
-			"unknown ID dropped", c->up->label);
+			"unknown ID dropped", c->with.label);
 		return;
 	}
 	if(st == DOTPOOL_ID_CANCELLED) {
 		uint32_t check = 0;
-		c->up->stats.dropped++;
+		c->with.stats->dropped++;
 		(void)dotpool_idmap_check(c->ids, id, &check);
 		m = dotpool_wire_match_hash(msg, len, c->qseed, check);
 		/* only the late answer to the question asked frees the
@@ -415,7 +439,7 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 		if(m != DOTPOOL_MATCH_OK || dotpool_idmap_release_late(c->ids,
 			id, check) != 0) {
 			dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: late "
-				"answer dropped, ID kept: %s", c->up->label,
+				"answer dropped, ID kept: %s", c->with.label,
 				dotpool_match_str(m));
 			return;
 		}
@@ -428,75 +452,37 @@ conn_answer(struct dotpool_conn* c, uint8_t* msg, size_t len)
 	if(m != DOTPOOL_MATCH_OK) {
 		/* maybe spoofed or confused: the right answer may still
 		 * come, the request's timer decides */
-		c->up->stats.dropped++;
+		c->with.stats->dropped++;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: answer dropped: "
-			"%s", c->up->label, dotpool_match_str(m));
+			"%s", c->with.label, dotpool_match_str(m));
 		return;
 	}
 	(void)dotpool_idmap_release(c->ids, id);
-	req->conn = NULL;
-	if(c->up->pool->cfg->keepalive)
+	if(c->with.ctx->cfg->keepalive)
 		conn_keepalive(c, msg, len);
 	c->answered++;
-	dotpool_up_gauges(c->up);
-	dotpool_req_deliver(req, msg, len);
+	c->with.ops->answer(c->with.owner, c, req, msg, len);
 }
 
 /**
- * The server closed a connection with nothing live on it: learn how long
- * it lets connections idle, so ours close first and no query is written
- * into a connection the server is closing. Measured from the last
- * activity. Not learned: a close soon after the last frame or the
- * handshake (a server that closes after N queries, a restart: no idle
- * timeout at all), nor one with cancelled queries the server may still
- * have been working on. The latest measurement wins, up or down, and never
- * below DOTPOOL_IDLE_LEARN_MIN_MS.
+ * The server closed a connection with nothing live on it: how long it let
+ * the connection idle, measured from the last activity, for the owner to
+ * learn from (so that ours close first and no query is written into a
+ * connection the server is closing). Nothing to learn from a close soon
+ * after the last frame or the handshake (a server that closes after N
+ * queries, a restart: no idle timeout at all), nor from one with
+ * cancelled queries the server may still have been working on.
+ * @return the ms it idled, or 0.
  */
-static void
-conn_learn_idle(struct dotpool_conn* c)
+static uint64_t
+conn_peer_idle_ms(const struct dotpool_conn* c)
 {
-	struct dotpool_upstream* up = c->up;
-	uint64_t idle_ms = (dotpool_now_us() - c->last_activity_us) / 1000;
-	unsigned learn;
+	uint64_t idle_ms = (dotpool_ctx_now(c->with.ctx) -
+		c->last_activity_us) / 1000;
 	if(dotpool_idmap_used(c->ids) > 0 || idle_ms < DOTPOOL_CLOSE_GRACE_MS ||
 		idle_ms >= c->idle_ms)
-		return;
-	learn = (unsigned)(idle_ms * 3 / 4);
-	if(learn < DOTPOOL_IDLE_LEARN_MIN_MS)
-		learn = DOTPOOL_IDLE_LEARN_MIN_MS;
-	if(learn >= up->pool->cfg->idle_timeout)
-		learn = 0; /* our own idle-timeout is shorter anyway */
-	up->idle_kept = 0;
-	if(learn == up->learned_idle_ms)
-		return;
-	up->learned_idle_ms = learn;
-	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server closes idle "
-		"connections after about %u ms; ours now idle %u ms", up->label,
-		(unsigned)idle_ms, learn ? learn : up->pool->cfg->idle_timeout);
-}
-
-/**
- * Our idle timer closed a connection at the learned idle time: the server
- * kept it that long. After a few of those in a row, try a quarter longer
- * (up to idle-timeout): the server may have been restarted with a longer
- * timeout, or was shedding load; if not, its next idle close teaches the
- * value again.
- */
-static void
-conn_idle_kept(struct dotpool_conn* c)
-{
-	struct dotpool_upstream* up = c->up;
-	unsigned cap = up->pool->cfg->idle_timeout, l = up->learned_idle_ms;
-	if(!c->idle_learned || l == 0 || c->idle_ms != l)
-		return;
-	if(++up->idle_kept < DOTPOOL_IDLE_RAISE_AFTER)
-		return;
-	up->idle_kept = 0;
-	l += l / 4;
-	up->learned_idle_ms = l >= cap ? 0 : l;
-	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server kept idle "
-		"connections %u ms; ours now idle %u ms", up->label, c->idle_ms,
-		l >= cap ? cap : l);
+		return 0;
+	return idle_ms;
 }
 
 /** The peer closed (EOF or close_notify). */
@@ -505,16 +491,15 @@ conn_peer_closed(struct dotpool_conn* c)
 {
 	if(dotpool_idmap_live(c->ids) == 0) {
 		/* servers close idle connections: normal */
-		conn_learn_idle(c);
-		c->up->stats.idle_closed_by_peer++;
+		c->with.stats->idle_closed_by_peer++;
 		dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: idle connection "
-			"closed by the server", c->up->label);
-		dotpool_conn_close(c, DOTPOOL_ECLOSED, 0);
+			"closed by the server", c->with.label);
+		conn_end(c, DOTPOOL_ECLOSED, 0, conn_peer_idle_ms(c), 0);
 		return;
 	}
-	c->up->stats.err_closed++;
+	c->with.stats->err_closed++;
 	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: server closed the "
-		"connection with %u queries in flight", c->up->label,
+		"connection with %u queries in flight", c->with.label,
 		dotpool_idmap_live(c->ids));
 	dotpool_conn_close(c, DOTPOOL_ECLOSED, 0);
 }
@@ -543,7 +528,7 @@ conn_read(struct dotpool_conn* c)
 	int r, e;
 	for(;;) {
 		while((r = dotpool_frame_next(&c->rd, &msg, &len)) == 1) {
-			c->last_activity_us = dotpool_now_us();
+			c->last_activity_us = dotpool_ctx_now(c->with.ctx);
 			conn_answer(c, msg, len);
 			if(!conn_open_for_io(c))
 				return;
@@ -553,9 +538,9 @@ conn_read(struct dotpool_conn* c)
 			}
 		}
 		if(r < 0) {
-			c->up->stats.err_proto++;
+			c->with.stats->err_proto++;
 			dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: bad framing "
-				"from the server", c->up->label);
+				"from the server", c->with.label);
 			dotpool_conn_close(c, DOTPOOL_EPROTO, 1);
 			return;
 		}
@@ -605,9 +590,9 @@ conn_read(struct dotpool_conn* c)
 		}
 		ERR_clear_error();
 		if(dotpool_idmap_live(c->ids) > 0)
-			c->up->stats.err_closed++;
+			c->with.stats->err_closed++;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: read failed",
-			c->up->label);
+			c->with.label);
 		dotpool_conn_close(c, e == SSL_ERROR_SSL ? DOTPOOL_ETLS :
 			DOTPOOL_EIO, 0);
 		return;
@@ -619,32 +604,32 @@ static void
 conn_handshake_done(struct dotpool_conn* c)
 {
 	char err[256];
-	struct dotpool_upstream* up = c->up;
-	if(dotpool_tls_conn_verify(c->ssl, &up->auth, err, sizeof(err)) != 0) {
-		if(up->auth.profile == DOTPOOL_PROFILE_STRICT) {
+	if(dotpool_tls_conn_verify(c->ssl, c->with.auth, err,
+		sizeof(err)) != 0) {
+		if(c->with.auth->profile == DOTPOOL_PROFILE_STRICT) {
 			/* nothing was written: queries only go out on READY */
 			conn_fail_tls(c, DOTPOOL_EVERIFY, err);
 			return;
 		}
-		up->stats.err_verify++;
+		c->with.stats->err_verify++;
 		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: not authenticated "
 			"(%s); opportunistic profile, using it anyway",
-			up->label, err);
+			c->with.label, err);
 	} else {
 		c->authenticated = 1;
 	}
 	if(SSL_session_reused(c->ssl))
-		up->stats.hs_resumed++;
-	else	up->stats.hs_full++;
+		c->with.stats->hs_resumed++;
+	else	c->with.stats->hs_full++;
 	(void)event_del(&c->ev_timer);
 	if(dotpool_conn_set_state(c, DOTPOOL_CONN_READY) != 0)
 		return;
 	c->was_ready = 1;
-	c->last_activity_us = dotpool_now_us();
+	c->last_activity_us = dotpool_ctx_now(c->with.ctx);
 	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connected (%s, %s)",
-		up->label, SSL_get_version(c->ssl),
+		c->with.label, SSL_get_version(c->ssl),
 		SSL_session_reused(c->ssl) ? "resumed" : "full handshake");
-	dotpool_up_dispatch(up);
+	c->with.ops->ready(c->with.owner, c);
 }
 
 /** Drive the handshake one step. */
@@ -686,7 +671,6 @@ conn_handshake(struct dotpool_conn* c)
 static void
 conn_io(struct dotpool_conn* c)
 {
-	struct dotpool_upstream* up = c->up;
 	if(c->state == DOTPOOL_CONN_HANDSHAKING) {
 		conn_handshake(c);
 		if(!conn_open_for_io(c))
@@ -700,18 +684,17 @@ conn_io(struct dotpool_conn* c)
 	if(!conn_open_for_io(c))
 		return;
 	/* answers freed IDs, and done() callbacks may have queued more */
-	if(up->qhead)
-		dotpool_up_dispatch(up);
+	c->with.ops->ready(c->with.owner, c);
 	if(!conn_open_for_io(c))
 		return;
 	if(dotpool_wbuf_len(&c->wbuf) > 0)
 		conn_flush(c);
 	if(!conn_open_for_io(c))
 		return;
-	if(up->qhead && dotpool_wbuf_len(&c->wbuf) == 0) {
+	if(dotpool_wbuf_len(&c->wbuf) == 0) {
 		/* the buffer was full and has drained: refill it now, no
 		 * other event may come to do it */
-		dotpool_up_dispatch(up);
+		c->with.ops->ready(c->with.owner, c);
 		if(!conn_open_for_io(c))
 			return;
 		if(dotpool_wbuf_len(&c->wbuf) > 0)
@@ -732,13 +715,13 @@ conn_connected(struct dotpool_conn* c)
 	if(getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0)
 		soerr = errno;
 	if(soerr != 0) {
-		c->up->stats.err_connect++;
+		c->with.stats->err_connect++;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect failed: %s",
-			c->up->label, strerror(soerr));
+			c->with.label, strerror(soerr));
 		dotpool_conn_close(c, DOTPOOL_EIO, 1);
 		return;
 	}
-	c->ssl = dotpool_tls_conn_new(c->up->pool->tls, &c->up->auth, c->fd,
+	c->ssl = dotpool_tls_conn_new(c->with.ctx->tls, c->with.auth, c->fd,
 		err, sizeof(err));
 	if(!c->ssl) {
 		conn_fail_tls(c, DOTPOOL_ETLS, err);
@@ -759,7 +742,7 @@ conn_read_cb(evutil_socket_t fd, short what, void* arg)
 {
 	struct dotpool_conn* c = arg;
 	(void)fd; (void)what;
-	dotpool_pool_wake(c->up->pool);
+	dotpool_ctx_wake(c->with.ctx);
 	conn_io(c);
 }
 
@@ -769,7 +752,7 @@ conn_write_cb(evutil_socket_t fd, short what, void* arg)
 {
 	struct dotpool_conn* c = arg;
 	(void)fd; (void)what;
-	dotpool_pool_wake(c->up->pool);
+	dotpool_ctx_wake(c->with.ctx);
 	if(c->state == DOTPOOL_CONN_CONNECTING) {
 		conn_want_write(c, 0);
 		conn_connected(c);
@@ -784,7 +767,7 @@ conn_more_cb(evutil_socket_t fd, short what, void* arg)
 {
 	struct dotpool_conn* c = arg;
 	(void)fd; (void)what;
-	dotpool_pool_wake(c->up->pool);
+	dotpool_ctx_wake(c->with.ctx);
 	if(conn_open_for_io(c))
 		conn_io(c);
 }
@@ -795,104 +778,105 @@ conn_timer_cb(evutil_socket_t fd, short what, void* arg)
 {
 	struct dotpool_conn* c = arg;
 	(void)fd; (void)what;
-	dotpool_pool_wake(c->up->pool);
+	dotpool_ctx_wake(c->with.ctx);
 	switch(c->state) {
 	case DOTPOOL_CONN_CONNECTING:
-		c->up->stats.err_connect++;
+		c->with.stats->err_connect++;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect timed out",
-			c->up->label);
+			c->with.label);
 		dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 1);
 		break;
 	case DOTPOOL_CONN_HANDSHAKING:
-		c->up->stats.err_tls++;
+		c->with.stats->err_tls++;
 		dotpool_log(DOTPOOL_LOG_WARN, "dotpool: %s: TLS handshake timed "
-			"out", c->up->label);
+			"out", c->with.label);
 		dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 1);
 		break;
 	case DOTPOOL_CONN_READY:
 	case DOTPOOL_CONN_DRAINING:
-		if(dotpool_idmap_live(c->ids) == 0) {
-			if(c->state == DOTPOOL_CONN_READY)
-				conn_idle_kept(c);
-			dotpool_conn_close(c, 0, 0);
-		}
+		if(dotpool_idmap_live(c->ids) == 0)
+			/* at a learned idle time: the server kept it that
+			 * long, which the owner learns from */
+			conn_end(c, 0, 0, 0, c->state == DOTPOOL_CONN_READY &&
+				c->idle_learned ? c->idle_ms : 0);
 		break;
 	case DOTPOOL_CONN_CLOSED:
 		break;
 	}
 }
 
-int
-dotpool_conn_open(struct dotpool_upstream* up)
+struct dotpool_conn*
+dotpool_conn_new(const struct dotpool_conn_args* a)
 {
-	struct dotpool_pool* p = up->pool;
+	const struct dotpool_config* cfg = a->ctx->cfg;
 	struct dotpool_conn* c = calloc(1, sizeof(*c));
-	int one = 1;
 	if(!c)
-		return DOTPOOL_ENOMEM;
+		return NULL;
 	c->fd = -1;
-	c->up = up;
-	c->idle_ms = p->cfg->idle_timeout;
-	if(up->learned_idle_ms && up->learned_idle_ms < c->idle_ms) {
-		c->idle_ms = up->learned_idle_ms;
-		c->idle_learned = 1;
-	}
-	c->qseed = ((uint32_t)dotpool_pool_rand16(p) << 16) |
-		dotpool_pool_rand16(p);
-	if(!(c->ids = dotpool_idmap_create(p->cfg->max_inflight ?
-		p->cfg->max_inflight : 1)))
+	c->with = *a;
+	c->idle_ms = a->idle_ms;
+	c->idle_learned = a->idle_learned;
+	c->qseed = ((uint32_t)a->ctx->rand16(a->ctx->arg) << 16) |
+		a->ctx->rand16(a->ctx->arg);
+	if(!(c->ids = dotpool_idmap_create(cfg->max_inflight ?
+		cfg->max_inflight : 1)))
 		goto fail;
 	if(dotpool_frame_reader_init(&c->rd) != 0)
 		goto fail;
 	dotpool_wbuf_init(&c->wbuf, CONN_WBUF_MAX);
-	c->fd = socket(up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		SOCK_CLOEXEC, IPPROTO_TCP);
-	c->next = up->conns;
-	up->conns = c;
-	up->nconns++;
-	up->stats.conns_opened++;
-	if(c->fd == -1) {
-		up->stats.err_connect++;
-		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: socket: %s",
-			up->label, strerror(errno));
-		dotpool_conn_close(c, DOTPOOL_EIO, 1);
-		return 0;
-	}
-	/* queries are small and latency matters */
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if(event_assign(&c->ev_read, p->base, c->fd, EV_READ | EV_PERSIST,
-		conn_read_cb, c) != 0 ||
-		event_assign(&c->ev_write, p->base, c->fd, EV_WRITE |
-		EV_PERSIST, conn_write_cb, c) != 0 ||
-		event_assign(&c->ev_timer, p->base, -1, 0, conn_timer_cb,
-		c) != 0 ||
-		event_assign(&c->ev_more, p->base, -1, 0, conn_more_cb,
-		c) != 0) {
-		dotpool_conn_close(c, DOTPOOL_EIO, 0);
-		return 0;
-	}
-	c->ev_assigned = 1;
-	if(connect(c->fd, (struct sockaddr*)&up->addr, up->addrlen) != 0 &&
-		errno != EINPROGRESS) {
-		up->stats.err_connect++;
-		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect failed: %s",
-			up->label, strerror(errno));
-		dotpool_conn_close(c, DOTPOOL_EIO, 1);
-		return 0;
-	}
-	conn_want_write(c, 1);
-	conn_timer(c, p->cfg->connect_timeout);
-	dotpool_up_gauges(up);
-	return 0;
+	return c;
 fail:
 	dotpool_idmap_free(c->ids);
 	dotpool_frame_reader_free(&c->rd);
 	free(c);
-	return DOTPOOL_ENOMEM;
+	return NULL;
+}
+
+void
+dotpool_conn_start(struct dotpool_conn* c)
+{
+	struct event_base* base = c->with.ctx->base;
+	int one = 1;
+	c->fd = socket(c->with.addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		SOCK_CLOEXEC, IPPROTO_TCP);
+	c->with.stats->conns_opened++;
+	if(c->fd == -1) {
+		c->with.stats->err_connect++;
+		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: socket: %s",
+			c->with.label, strerror(errno));
+		dotpool_conn_close(c, DOTPOOL_EIO, 1);
+		return;
+	}
+	/* queries are small and latency matters */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if(event_assign(&c->ev_read, base, c->fd, EV_READ | EV_PERSIST,
+		conn_read_cb, c) != 0 ||
+		event_assign(&c->ev_write, base, c->fd, EV_WRITE |
+		EV_PERSIST, conn_write_cb, c) != 0 ||
+		event_assign(&c->ev_timer, base, -1, 0, conn_timer_cb,
+		c) != 0 ||
+		event_assign(&c->ev_more, base, -1, 0, conn_more_cb,
+		c) != 0) {
+		dotpool_conn_close(c, DOTPOOL_EIO, 0);
+		return;
+	}
+	c->ev_assigned = 1;
+	if(connect(c->fd, (const struct sockaddr*)c->with.addr,
+		c->with.addrlen) != 0 && errno != EINPROGRESS) {
+		c->with.stats->err_connect++;
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connect failed: %s",
+			c->with.label, strerror(errno));
+		dotpool_conn_close(c, DOTPOOL_EIO, 1);
+		return;
+	}
+	conn_want_write(c, 1);
+	conn_timer(c, c->with.ctx->cfg->connect_timeout);
+	c->with.ops->changed(c->with.owner, c);
 }
 
 int
-dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
+dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req,
+	uint16_t* idp)
 {
 	uint16_t start, id;
 	int r;
@@ -903,10 +887,11 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 		 * closes the connection); if it ever does, no byte of a
 		 * strict query goes out on it */
 		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: %s: refusing to send a "
-			"query on an unauthenticated connection", c->up->label);
+			"query on an unauthenticated connection",
+			c->with.label);
 		return DOTPOOL_EVERIFY;
 	}
-	start = dotpool_pool_rand16(c->up->pool);
+	start = c->with.ctx->rand16(c->with.ctx->arg);
 	if((r = dotpool_idmap_alloc(c->ids, req, start, &id)) != 0)
 		return r;
 	dotpool_wire_set_id(req->wire, id);
@@ -914,19 +899,14 @@ dotpool_conn_send(struct dotpool_conn* c, struct dotpool_req* req)
 		(void)dotpool_idmap_release(c->ids, id);
 		return r;
 	}
-	req->state = DOTPOOL_REQ_SENT;
-	req->conn = c;
-	req->id = id;
-	req->sent_us = dotpool_now_us();
+	*idp = id;
 	c->sent++;
-	if(req != &c->up->probe)
-		c->up->last_query_us = req->sent_us;
-	c->up->stats.queries++;
+	c->with.stats->queries++;
 	(void)event_del(&c->ev_timer);
 	/* written from the event loop: send() must not fail requests
 	 * synchronously, which a write error here would do */
 	conn_interest(c);
-	dotpool_up_gauges(c->up);
+	c->with.ops->changed(c->with.owner, c);
 	return 0;
 }
 
@@ -939,14 +919,13 @@ dotpool_conn_cancel(struct dotpool_conn* c, struct dotpool_req* req)
 		&check);
 	if(dotpool_idmap_cancel(c->ids, req->id, check) != 0)
 		return;
-	req->conn = NULL;
 	c->stale++;
 	if(c->state == DOTPOOL_CONN_READY &&
 		c->stale * 2 >= dotpool_idmap_capacity(c->ids) &&
 		dotpool_idmap_capacity(c->ids) > 1) {
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: %u queries "
 			"unanswered on a connection, draining it",
-			c->up->label, c->stale);
+			c->with.label, c->stale);
 		(void)dotpool_conn_set_state(c, DOTPOOL_CONN_DRAINING);
 	}
 	conn_update(c);

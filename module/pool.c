@@ -1,21 +1,22 @@
 /**
  * \file
- * The per-worker pool: upstreams, their wait queues, request timers,
- * health with capped jittered backoff, and the deferred-work event that
- * frees closed connections and completes failed requests outside of the
- * callbacks that caused them (done() re-enters us through Unbound's mesh).
+ * The per-worker pool: finds or makes upstreams (module/upstream.c), owns
+ * their connections (module/conn.c, which report back through the
+ * callback table below), the requests with their one state setter, wait
+ * queues and timers, and the deferred-work event that frees closed
+ * connections and completes failed requests outside of the callbacks that
+ * caused them (done() re-enters us through Unbound's mesh).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <openssl/err.h>
-#include "dotpool/conn.h"
 #include "dotpool/error.h"
 #include "dotpool/log.h"
+#include "conn.h"
+#include "pool.h"
+#include "upstream.h"
 
 const char*
 dotpool_req_state_str(enum dotpool_req_state s)
@@ -24,17 +25,7 @@ dotpool_req_state_str(enum dotpool_req_state s)
 	case DOTPOOL_REQ_IDLE: return "idle";
 	case DOTPOOL_REQ_QUEUED: return "queued";
 	case DOTPOOL_REQ_SENT: return "sent";
-	}
-	return "unknown";
-}
-
-const char*
-dotpool_health_str(enum dotpool_health h)
-{
-	switch(h) {
-	case DOTPOOL_UP: return "up";
-	case DOTPOOL_BACKOFF: return "backoff";
-	case DOTPOOL_DOWN: return "down";
+	case DOTPOOL_REQ_FAILING: return "failing";
 	}
 	return "unknown";
 }
@@ -47,67 +38,25 @@ dotpool_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void
-dotpool_pool_wake(struct dotpool_pool* p)
+/* ---- the context the pool gives its upstreams and connections ---------- */
+
+/** The real clock. */
+static uint64_t
+pool_ctx_now(void* arg)
 {
-	if(p->wake)
-		p->wake(p->wake_arg);
+	(void)arg;
+	return dotpool_now_us();
 }
 
-void
-dotpool_pool_defer(struct dotpool_pool* p)
+/**
+ * 16 unpredictable bits. OpenSSL's generator is drawn 256 bytes at a
+ * time: one call per query cost more than the rest of the ID handling
+ * together.
+ */
+static uint16_t
+pool_ctx_rand16(void* arg)
 {
-	/* a no-op when already active: one run does all the work */
-	event_active(&p->ev_defer, EV_TIMEOUT, 1);
-}
-
-/* ---- health ------------------------------------------------------------ */
-
-/** Schedule the next active probe of a DOWN upstream. */
-static void
-up_probe_arm(struct dotpool_upstream* up)
-{
-	unsigned ms = up->pool->cfg->probe_interval;
-	struct timeval tv;
-	if(ms == 0 || up->probe_armed)
-		return;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	if(event_add(&up->probe_ev, &tv) == 0)
-		up->probe_armed = 1;
-}
-
-/** The only writer of up->health. Every transition is legal (an answer
- * brings any state up, a failure any state down a step), so this checks
- * the value and keeps the log and gauge in one place. */
-static void
-up_set_health(struct dotpool_upstream* up, enum dotpool_health h,
-	const char* why)
-{
-	if(h != DOTPOOL_UP && h != DOTPOOL_BACKOFF && h != DOTPOOL_DOWN)
-		return;
-	if(up->health != h) {
-		dotpool_log(h == DOTPOOL_UP ? DOTPOOL_LOG_OPS : DOTPOOL_LOG_WARN,
-			"dotpool: %s: %s -> %s%s%s%s", up->label,
-			dotpool_health_str(up->health), dotpool_health_str(h),
-			why ? " (" : "", why ? why : "", why ? ")" : "");
-		up->health = h;
-		up->stats.health = (int64_t)h;
-		/* not every change of health is followed by a gauge
-		 * update (a probe's answer, a bad answer) */
-		dotpool_stats_publish(&up->pub, &up->stats);
-	}
-	if(h == DOTPOOL_DOWN)
-		up_probe_arm(up);
-	else if(h == DOTPOOL_UP && up->probe_armed) {
-		(void)event_del(&up->probe_ev);
-		up->probe_armed = 0;
-	}
-}
-
-uint16_t
-dotpool_pool_rand16(struct dotpool_pool* p)
-{
+	struct dotpool_pool* p = arg;
 	uint16_t v;
 	if(p->rnd_used == 0 || p->rnd_used + 2 > sizeof(p->rnd)) {
 		if(RAND_bytes(p->rnd, sizeof(p->rnd)) != 1) {
@@ -128,104 +77,25 @@ dotpool_pool_rand16(struct dotpool_pool* p)
 	return v;
 }
 
-/** A random number for jitter. */
-static uint32_t
-pool_random(void)
-{
-	uint32_t r;
-	if(RAND_bytes((unsigned char*)&r, sizeof(r)) != 1) {
-		ERR_clear_error();
-		r = (uint32_t)(dotpool_now_us() * 2654435761u);
-	}
-	return r;
-}
-
-void
-dotpool_up_failure(struct dotpool_upstream* up, const char* why)
-{
-	const struct dotpool_config* cfg = up->pool->cfg;
-	uint64_t b = cfg->backoff_initial ? cfg->backoff_initial : 1;
-	uint64_t now = dotpool_now_us();
-	unsigned i;
-	if(up->health != DOTPOOL_UP && now < up->backoff_until) {
-		/* the same outage seen again (a burst of queries timing out
-		 * together): one failure, not one per query */
-		return;
-	}
-	up->fails++;
-	/* exponential in the failures, capped; jitter in [b/2, b] so that
-	 * workers and resolvers do not retry in lockstep */
-	for(i = 1; i < up->fails && b < cfg->backoff_max; i++)
-		b *= 2;
-	if(cfg->backoff_max && b > cfg->backoff_max)
-		b = cfg->backoff_max;
-	b = b / 2 + pool_random() % (b / 2 + 1);
-	up->backoff_until = now + b * 1000;
-	dotpool_board_avoid(up->shared, up->backoff_until);
-	up_set_health(up, up->fails >= cfg->fail_threshold ? DOTPOOL_DOWN :
-		DOTPOOL_BACKOFF, why);
-}
-
-/** An answer: the upstream works. */
+/** Schedule the deferred work (a no-op when already active: one run does
+ * all the work). */
 static void
-up_success(struct dotpool_upstream* up)
+pool_ctx_defer(void* arg)
 {
-	up->fails = 0;
-	up->backoff_until = 0;
-	dotpool_board_clear(up->shared);
-	up_set_health(up, DOTPOOL_UP, NULL);
+	struct dotpool_pool* p = arg;
+	event_active(&p->ev_defer, EV_TIMEOUT, 1);
 }
 
-void
-dotpool_upstream_report(struct dotpool_upstream* up, enum dotpool_outcome o)
+/** The glue's wake hook. */
+static void
+pool_ctx_wake(void* arg)
 {
-	if(o == DOTPOOL_OUTCOME_OK)
-		up_success(up);
-	else	dotpool_up_failure(up, "bad answer");
+	struct dotpool_pool* p = arg;
+	if(p->wake)
+		p->wake(p->wake_arg);
 }
 
-enum dotpool_health
-dotpool_upstream_health(const struct dotpool_upstream* up)
-{
-	return up->health;
-}
-
-int
-dotpool_upstream_usable(const struct dotpool_upstream* up)
-{
-	/* another worker may have found it failing a moment ago */
-	uint64_t avoid = dotpool_board_avoid_until(up->shared), now;
-	if(up->health == DOTPOOL_UP && avoid == 0)
-		return 1; /* the common case reads no clock */
-	now = dotpool_now_us();
-	return (up->health == DOTPOOL_UP || now >= up->backoff_until) &&
-		now >= avoid;
-}
-
-uint64_t
-dotpool_upstream_srtt(const struct dotpool_upstream* up)
-{
-	return up->srtt;
-}
-
-const char*
-dotpool_upstream_name(const struct dotpool_upstream* up)
-{
-	return up->label;
-}
-
-const struct dotpool_stats*
-dotpool_upstream_stats(const struct dotpool_upstream* up)
-{
-	return &up->stats;
-}
-
-void
-dotpool_upstream_stats_read(const struct dotpool_upstream* up,
-	struct dotpool_stats* out)
-{
-	dotpool_stats_read(out, &up->pub);
-}
+/* ---- gauges ------------------------------------------------------------ */
 
 /** Publish the pool's memory figure for get_mem and the metrics thread:
  * the pool, its upstreams and open connections as last counted, and the
@@ -240,16 +110,18 @@ pool_mem_publish(struct dotpool_pool* p)
 	__atomic_store_n(&p->mem_pub, m, __ATOMIC_RELAXED);
 }
 
-void
-dotpool_up_gauges(struct dotpool_upstream* up)
+/** Recompute the upstream's gauges and memory from its structures and
+ * publish them and its counters for other threads. Called after every
+ * change of the upstream's counters or connections. */
+static void
+up_gauges(struct dotpool_upstream* up)
 {
 	struct dotpool_conn* c;
 	int64_t inflight = 0, idle = 0;
 	size_t mem = 0;
 	for(c = up->conns; c; c = c->next) {
-		unsigned live = dotpool_idmap_live(c->ids);
-		inflight += live;
-		if(c->state == DOTPOOL_CONN_READY && live == 0)
+		inflight += dotpool_conn_live(c);
+		if(dotpool_conn_idle(c))
 			idle++;
 		mem += dotpool_conn_mem(c);
 	}
@@ -257,7 +129,6 @@ dotpool_up_gauges(struct dotpool_upstream* up)
 	up->stats.conns_open = up->nconns;
 	up->stats.conns_idle = idle;
 	up->stats.queued = up->qlen;
-	up->stats.health = (int64_t)up->health;
 	/* other threads never walk our connections: they read what is
 	 * published here, after every change */
 	up->pool->mem_ups = up->pool->mem_ups - up->mem_conns + mem;
@@ -266,21 +137,70 @@ dotpool_up_gauges(struct dotpool_upstream* up)
 	pool_mem_publish(up->pool);
 }
 
-/* ---- request lists ----------------------------------------------------- */
+/* ---- requests: one state, one setter, the list its state says ---------- */
 
-/** Unlink a request from whichever list holds it. */
+/**
+ * The only writer of req->state. Not logged: it changes several times per
+ * query, and the query's own log lines say what happened; an illegal step
+ * is a bug in this file, refused and logged.
+ * @return 0 or DOTPOOL_EINVAL (state unchanged).
+ */
+static int
+req_set_state(struct dotpool_req* req, enum dotpool_req_state n)
+{
+	enum dotpool_req_state o = req->state;
+	int ok = 0;
+	switch(o) {
+	case DOTPOOL_REQ_IDLE:
+		ok = (n == DOTPOOL_REQ_QUEUED);
+		break;
+	case DOTPOOL_REQ_QUEUED:
+	case DOTPOOL_REQ_SENT:
+		/* sent (or lost and queued again), failed, or done */
+		ok = (n != o);
+		break;
+	case DOTPOOL_REQ_FAILING:
+		ok = (n == DOTPOOL_REQ_IDLE);
+		break;
+	}
+	if(!ok) {
+		dotpool_log(DOTPOOL_LOG_ERR, "dotpool: illegal request state "
+			"change %s -> %s", dotpool_req_state_str(o),
+			dotpool_req_state_str(n));
+		return DOTPOOL_EINVAL;
+	}
+	req->state = n;
+	return 0;
+}
+
+/** The list a QUEUED (its upstream's queue) or FAILING (the pool's fail
+ * list) request is on. @return 0, or -1 for the other states. */
+static int
+req_list(struct dotpool_req* req, struct dotpool_req*** head,
+	struct dotpool_req*** tail)
+{
+	if(req->state == DOTPOOL_REQ_QUEUED) {
+		*head = &req->up->qhead;
+		*tail = &req->up->qtail;
+		return 0;
+	}
+	if(req->state == DOTPOOL_REQ_FAILING) {
+		*head = &req->up->pool->fhead;
+		*tail = &req->up->pool->ftail;
+		return 0;
+	}
+	return -1;
+}
+
+/** Take a request off the list its state puts it on (state unchanged). */
 static void
 req_unlink(struct dotpool_req* req)
 {
 	struct dotpool_req** head, **tail;
-	if(req->onlist == DOTPOOL_REQ_ON_QUEUE) {
-		head = &req->up->qhead;
-		tail = &req->up->qtail;
+	if(req_list(req, &head, &tail) != 0)
+		return;
+	if(req->state == DOTPOOL_REQ_QUEUED)
 		req->up->qlen--;
-	} else if(req->onlist == DOTPOOL_REQ_ON_FAIL) {
-		head = &req->up->pool->fhead;
-		tail = &req->up->pool->ftail;
-	} else	return;
 	if(req->prev)
 		req->prev->next = req->next;
 	else	*head = req->next;
@@ -288,22 +208,17 @@ req_unlink(struct dotpool_req* req)
 		req->next->prev = req->prev;
 	else	*tail = req->prev;
 	req->next = req->prev = NULL;
-	req->onlist = DOTPOOL_REQ_ON_NONE;
 }
 
-/** Append (or with front, prepend) a request to a list. */
+/** Put a request on the list its state says, at its end or front. */
 static void
-req_link(struct dotpool_req* req, int list, int front)
+req_append(struct dotpool_req* req, int front)
 {
 	struct dotpool_req** head, **tail;
-	if(list == DOTPOOL_REQ_ON_QUEUE) {
-		head = &req->up->qhead;
-		tail = &req->up->qtail;
+	if(req_list(req, &head, &tail) != 0)
+		return;
+	if(req->state == DOTPOOL_REQ_QUEUED)
 		req->up->qlen++;
-	} else {
-		head = &req->up->pool->fhead;
-		tail = &req->up->pool->ftail;
-	}
 	if(front) {
 		req->prev = NULL;
 		req->next = *head;
@@ -319,8 +234,14 @@ req_link(struct dotpool_req* req, int list, int front)
 		else	*head = req;
 		*tail = req;
 	}
-	req->onlist = (uint8_t)list;
-	req->state = DOTPOOL_REQ_QUEUED;
+}
+
+/** Queue a request (new, or lost with its connection) for a connection. */
+static void
+req_enqueue(struct dotpool_req* req, int front)
+{
+	if(req_set_state(req, DOTPOOL_REQ_QUEUED) == 0)
+		req_append(req, front);
 }
 
 /** Queue a request to fail with err from the event loop. */
@@ -329,8 +250,10 @@ req_fail_later(struct dotpool_req* req, int err)
 {
 	req_unlink(req);
 	req->err = err;
-	req_link(req, DOTPOOL_REQ_ON_FAIL, 0);
-	dotpool_pool_defer(req->up->pool);
+	if(req_set_state(req, DOTPOOL_REQ_FAILING) != 0)
+		return;
+	req_append(req, 0);
+	pool_ctx_defer(req->up->pool);
 }
 
 /** Stop the request's timer. */
@@ -343,12 +266,64 @@ req_timer_stop(struct dotpool_req* req)
 	}
 }
 
-void
-dotpool_up_lost(struct dotpool_req* req, int progress)
+/** The pool is done with a request: timer off, off its list, IDLE. */
+static void
+req_finish(struct dotpool_req* req)
 {
-	struct dotpool_upstream* up = req->up;
+	req_timer_stop(req);
+	req_unlink(req);
+	(void)req_set_state(req, DOTPOOL_REQ_IDLE);
 	req->conn = NULL;
-	req->state = DOTPOOL_REQ_IDLE;
+}
+
+/* ---- what connections report ------------------------------------------- */
+
+/** Hand a matched answer to its request (timer, stats, RTT, health) and
+ * call done(). */
+static void
+up_deliver(struct dotpool_upstream* up, struct dotpool_req* req,
+	uint8_t* answer, size_t len)
+{
+	uint64_t now = dotpool_now_us();
+	uint64_t lat = now > req->sent_us ? now - req->sent_us : 0;
+	req_finish(req);
+	if(len >= 4)
+		up->stats.rcode[answer[3] & 0x0f]++;
+	dotpool_stats_latency(&up->stats, lat);
+	dotpool_up_rtt(up, lat);
+	dotpool_up_success(up);
+	up_gauges(up);
+	req->done(req, 0, answer, len);
+}
+
+static void up_dispatch(struct dotpool_upstream* up);
+
+/** A connection can take queries. */
+static void
+conn_on_ready(void* owner, struct dotpool_conn* c)
+{
+	struct dotpool_upstream* up = owner;
+	(void)c;
+	if(up->qhead)
+		up_dispatch(up);
+}
+
+/** A connection matched an answer. */
+static void
+conn_on_answer(void* owner, struct dotpool_conn* c, struct dotpool_req* req,
+	uint8_t* msg, size_t len)
+{
+	(void)c;
+	up_deliver(owner, req, msg, len);
+}
+
+/** A SENT request lost its connection: queue it again once, else fail it
+ * with DOTPOOL_ECLOSED from the event loop. */
+static void
+conn_on_lost(void* owner, struct dotpool_req* req, int progress)
+{
+	struct dotpool_upstream* up = owner;
+	req->conn = NULL;
 	if(!req->resent || progress) {
 		/* once: a server closing a busy connection is routine
 		 * (restart, load balancer); twice smells of the query --
@@ -356,23 +331,87 @@ dotpool_up_lost(struct dotpool_req* req, int progress)
 		if(!progress)
 			req->resent = 1;
 		up->stats.resends++;
-		req_link(req, DOTPOOL_REQ_ON_QUEUE, 1);
-		dotpool_pool_defer(up->pool);
+		req_enqueue(req, 1);
+		pool_ctx_defer(up->pool);
 		return;
 	}
 	req_fail_later(req, DOTPOOL_ECLOSED);
 }
 
-void
-dotpool_up_connect_failed(struct dotpool_upstream* up, int err)
+/** A connection closed: off the upstream's list into the graveyard, and
+ * what its end means for health, waiting requests and rewarm. */
+static void
+conn_on_closed(void* owner, struct dotpool_conn* c,
+	const struct dotpool_conn_end* end)
 {
-	if(up->nconns > 0)
-		return;
-	while(up->qhead)
-		req_fail_later(up->qhead, err);
+	struct dotpool_upstream* up = owner;
+	struct dotpool_conn** pp;
+	for(pp = &up->conns; *pp; pp = &(*pp)->next) {
+		if(*pp == c) {
+			*pp = c->next;
+			up->nconns--;
+			break;
+		}
+	}
+	c->next = up->pool->grave;
+	up->pool->grave = c;
+	dotpool_up_learn_idle(up, end);
+	if(end->failure)
+		dotpool_up_failure(up, dotpool_strerror(end->err));
+	if(!end->was_ready && end->err != 0 && up->nconns == 0) {
+		/* a connection that never became ready failed and none is
+		 * left: the waiting requests fail, from the event loop, so
+		 * the caller can try another upstream */
+		while(up->qhead)
+			req_fail_later(up->qhead, end->err);
+	}
+	if(dotpool_up_rewarm_wanted(up, end))
+		up->rewarm = 1;
+	up_gauges(up);
 }
 
+/** A connection's counters or load changed. */
+static void
+conn_on_changed(void* owner, struct dotpool_conn* c)
+{
+	(void)c;
+	up_gauges(owner);
+}
+
+/** What every connection of the pool reports to. */
+static const struct dotpool_conn_ops pool_conn_ops = {
+	conn_on_ready, conn_on_answer, conn_on_lost, conn_on_closed,
+	conn_on_changed
+};
+
 /* ---- sending ----------------------------------------------------------- */
+
+/** Open a new connection for an upstream and start connecting; on an
+ * immediate failure it is closed at once (nothing completes
+ * synchronously). @return 0, or DOTPOOL_ENOMEM (nothing was created). */
+static int
+up_conn_open(struct dotpool_upstream* up)
+{
+	struct dotpool_conn_args a;
+	struct dotpool_conn* c;
+	memset(&a, 0, sizeof(a));
+	a.ctx = &up->pool->ctx;
+	a.ops = &pool_conn_ops;
+	a.owner = up;
+	a.addr = &up->addr;
+	a.addrlen = up->addrlen;
+	a.auth = &up->auth;
+	a.label = up->label;
+	a.stats = &up->stats;
+	a.idle_ms = dotpool_up_conn_idle_ms(up, &a.idle_learned);
+	if(!(c = dotpool_conn_new(&a)))
+		return DOTPOOL_ENOMEM;
+	c->next = up->conns;
+	up->conns = c;
+	up->nconns++;
+	dotpool_conn_start(c);
+	return 0;
+}
 
 /** The READY connection with room and the fewest queries in flight
  * (dotpool_conn_has_room: never an unauthenticated one for a strict
@@ -384,17 +423,38 @@ up_pick(struct dotpool_upstream* up)
 	for(c = up->conns; c; c = c->next) {
 		if(!dotpool_conn_has_room(c))
 			continue;
-		if(!best || dotpool_idmap_live(c->ids) <
-			dotpool_idmap_live(best->ids))
+		if(!best || dotpool_conn_live(c) < dotpool_conn_live(best))
 			best = c;
 	}
 	return best;
 }
 
-void
-dotpool_up_dispatch(struct dotpool_upstream* up)
+/** Put a request (off the queue) on a connection. @return 0 or the
+ * connection's error (the request unchanged). */
+static int
+up_send_on(struct dotpool_upstream* up, struct dotpool_conn* c,
+	struct dotpool_req* req)
 {
-	const struct dotpool_config* cfg = up->pool->cfg;
+	uint16_t id;
+	int r = dotpool_conn_send(c, req, &id);
+	if(r != 0)
+		return r;
+	req->conn = c;
+	req->id = id;
+	req->sent_us = dotpool_now_us();
+	(void)req_set_state(req, DOTPOOL_REQ_SENT);
+	/* the rewarm window follows the glue's queries, not our probes */
+	if(!dotpool_up_is_probe(up, req))
+		up->last_query_us = req->sent_us;
+	return 0;
+}
+
+/** Send waiting requests of an upstream on connections with room, opening
+ * one more connection when allowed. Never completes a request. */
+static void
+up_dispatch(struct dotpool_upstream* up)
+{
+	const struct dotpool_config* cfg = up->pool->ctx.cfg;
 	struct dotpool_conn* c;
 	unsigned pending, cap = cfg->max_inflight ? cfg->max_inflight : 1;
 	unsigned maxc = cfg->max_connections ? cfg->max_connections : 1;
@@ -403,9 +463,9 @@ dotpool_up_dispatch(struct dotpool_upstream* up)
 		struct dotpool_req* req = up->qhead;
 		if((c = up_pick(up)) != NULL) {
 			req_unlink(req);
-			if(dotpool_conn_send(c, req) != 0) {
+			if(up_send_on(up, c, req) != 0) {
 				/* no buffer room: retry when it drains */
-				req_link(req, DOTPOOL_REQ_ON_QUEUE, 1);
+				req_append(req, 1);
 				break;
 			}
 			continue;
@@ -414,36 +474,17 @@ dotpool_up_dispatch(struct dotpool_upstream* up)
 			break;
 		pending = 0;
 		for(c = up->conns; c; c = c->next)
-			if(c->state == DOTPOOL_CONN_CONNECTING ||
-				c->state == DOTPOOL_CONN_HANDSHAKING)
+			if(dotpool_conn_pending(c))
 				pending++;
 		/* another connection only when those coming up cannot take
 		 * the queue */
 		if(pending > 0 && up->qlen <= pending * cap)
 			break;
-		if(dotpool_conn_open(up) != 0)
+		if(up_conn_open(up) != 0)
 			break;
 		opened = 1;
 	}
-	dotpool_up_gauges(up);
-}
-
-void
-dotpool_req_deliver(struct dotpool_req* req, uint8_t* answer, size_t len)
-{
-	struct dotpool_upstream* up = req->up;
-	uint64_t now = dotpool_now_us();
-	uint64_t lat = now > req->sent_us ? now - req->sent_us : 0;
-	req_timer_stop(req);
-	req->state = DOTPOOL_REQ_IDLE;
-	req->conn = NULL;
-	if(len >= 4)
-		up->stats.rcode[answer[3] & 0x0f]++;
-	dotpool_stats_latency(&up->stats, lat);
-	up->srtt = up->srtt ? (up->srtt * 7 + lat) / 8 : lat;
-	up_success(up);
-	dotpool_up_gauges(up);
-	req->done(req, 0, answer, len);
+	up_gauges(up);
 }
 
 /** A request's time is up. */
@@ -453,16 +494,14 @@ req_timer_cb(evutil_socket_t fd, short what, void* arg)
 	struct dotpool_req* req = arg;
 	struct dotpool_upstream* up = req->up;
 	(void)fd; (void)what;
-	dotpool_pool_wake(up->pool);
+	pool_ctx_wake(up->pool);
 	req->timer_set = 0;
 	if(req->state == DOTPOOL_REQ_SENT && req->conn)
 		dotpool_conn_cancel(req->conn, req);
-	req_unlink(req);
-	req->state = DOTPOOL_REQ_IDLE;
-	req->conn = NULL;
+	req_finish(req);
 	up->stats.timeouts++;
 	dotpool_up_failure(up, "query timed out");
-	dotpool_up_gauges(up);
+	up_gauges(up);
 	req->done(req, DOTPOOL_ETIMEOUT, NULL, 0);
 }
 
@@ -473,15 +512,14 @@ dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req)
 	if(!up || !req || !req->wire || req->len < 12 || req->len > 65535 ||
 		!req->done || req->state != DOTPOOL_REQ_IDLE)
 		return DOTPOOL_EINVAL;
-	if(up->qlen >= up->pool->cfg->max_queue && !up_pick(up))
+	if(up->qlen >= up->pool->ctx.cfg->max_queue && !up_pick(up))
 		return DOTPOOL_EFULL;
 	req->up = up;
 	req->conn = NULL;
 	req->resent = 0;
 	req->err = 0;
 	req->next = req->prev = NULL;
-	req->onlist = DOTPOOL_REQ_ON_NONE;
-	if(event_assign(&req->timer, up->pool->base, -1, 0, req_timer_cb,
+	if(event_assign(&req->timer, up->pool->ctx.base, -1, 0, req_timer_cb,
 		req) != 0)
 		return DOTPOOL_ENOMEM;
 	tv.tv_sec = req->timeout_ms / 1000;
@@ -489,70 +527,20 @@ dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req)
 	if(event_add(&req->timer, &tv) != 0)
 		return DOTPOOL_ENOMEM;
 	req->timer_set = 1;
-	req_link(req, DOTPOOL_REQ_ON_QUEUE, 0);
-	dotpool_up_dispatch(up);
+	req_enqueue(req, 0);
+	up_dispatch(up);
 	return 0;
 }
 
 void
 dotpool_pool_cancel(struct dotpool_req* req)
 {
-	struct dotpool_upstream* up;
 	if(!req || req->state == DOTPOOL_REQ_IDLE)
 		return;
-	up = req->up;
-	req_timer_stop(req);
 	if(req->state == DOTPOOL_REQ_SENT && req->conn)
 		dotpool_conn_cancel(req->conn, req);
-	req_unlink(req);
-	req->state = DOTPOOL_REQ_IDLE;
-	req->conn = NULL;
-	dotpool_up_gauges(up);
-}
-
-/* ---- active probes of DOWN upstreams ----------------------------------- */
-
-/** The probe finished: an answer already brought the upstream up (unless
- * it was SERVFAIL or REFUSED); otherwise try again later. */
-static void
-up_probe_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
-{
-	struct dotpool_upstream* up = req->arg;
-	if(err == 0 && len >= 4 && ((answer[3] & 0x0f) == 2 ||
-		(answer[3] & 0x0f) == 5))
-		dotpool_up_failure(up, "probe answered SERVFAIL or REFUSED");
-	if(up->health == DOTPOOL_DOWN)
-		up_probe_arm(up);
-}
-
-/** Time to probe a DOWN upstream with ". IN NS". */
-static void
-up_probe_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct dotpool_upstream* up = arg;
-	const struct dotpool_config* cfg = up->pool->cfg;
-	static const uint8_t q[17] = { 0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-		0, 0, 2, 0, 1 };
-	(void)fd; (void)what;
-	dotpool_pool_wake(up->pool);
-	up->probe_armed = 0;
-	if(up->health != DOTPOOL_DOWN)
-		return;
-	if(up->probe.state != DOTPOOL_REQ_IDLE) {
-		up_probe_arm(up);
-		return;
-	}
-	memset(&up->probe, 0, sizeof(up->probe));
-	memcpy(up->probe_wire, q, sizeof(q));
-	up->probe.wire = up->probe_wire;
-	up->probe.len = sizeof(q);
-	up->probe.timeout_ms = cfg->attempt_timeout ? cfg->attempt_timeout :
-		1000;
-	up->probe.done = up_probe_done;
-	up->probe.arg = up;
-	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: probing", up->label);
-	if(dotpool_pool_send(up, &up->probe) != 0)
-		up_probe_arm(up);
+	req_finish(req);
+	up_gauges(req->up);
 }
 
 /* ---- the pool ---------------------------------------------------------- */
@@ -571,25 +559,6 @@ pool_reap(struct dotpool_pool* p, int base_alive)
 	pool_mem_publish(p);
 }
 
-/**
- * Whether a rewarm connection may be opened now, and if so take the
- * token: DOTPOOL_REWARM_BURST at once, then one per
- * DOTPOOL_REWARM_INTERVAL_MS (GCRA). Whatever the server does, dotpool
- * opens no more than that on its own initiative; queries still open what
- * they need.
- */
-static int
-up_rewarm_allowed(struct dotpool_upstream* up)
-{
-	uint64_t now = dotpool_now_us();
-	uint64_t t = (uint64_t)DOTPOOL_REWARM_INTERVAL_MS * 1000;
-	uint64_t tat = up->rewarm_tat_us > now ? up->rewarm_tat_us : now;
-	if(tat > now + (DOTPOOL_REWARM_BURST - 1) * t)
-		return 0;
-	up->rewarm_tat_us = tat + t;
-	return 1;
-}
-
 /** Deferred work: free, dispatch (re-sends), then fail requests one at a
  * time (each done() may cancel the ones after it). */
 static void
@@ -599,11 +568,11 @@ pool_defer_cb(evutil_socket_t fd, short what, void* arg)
 	struct dotpool_upstream* up;
 	struct dotpool_req* req;
 	(void)fd; (void)what;
-	dotpool_pool_wake(p);
+	pool_ctx_wake(p);
 	pool_reap(p, 1);
 	for(up = p->ups; up; up = up->next) {
 		if(up->qhead)
-			dotpool_up_dispatch(up);
+			up_dispatch(up);
 		if(up->rewarm) {
 			/* prewarm or the rewarm window: the next query
 			 * should not wait for a handshake; only after clean
@@ -612,8 +581,8 @@ pool_defer_cb(evutil_socket_t fd, short what, void* arg)
 			 * that closes every connection at once is */
 			up->rewarm = 0;
 			if(up->nconns == 0) {
-				if(up_rewarm_allowed(up))
-					(void)dotpool_conn_open(up);
+				if(dotpool_up_rewarm_allowed(up))
+					(void)up_conn_open(up);
 				else	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: "
 					"%s: rewarm skipped (rate limit)",
 					up->label);
@@ -622,11 +591,8 @@ pool_defer_cb(evutil_socket_t fd, short what, void* arg)
 	}
 	while((req = p->fhead) != NULL) {
 		int err = req->err;
-		req_unlink(req);
-		req_timer_stop(req);
-		req->state = DOTPOOL_REQ_IDLE;
-		req->conn = NULL;
-		dotpool_up_gauges(req->up);
+		req_finish(req);
+		up_gauges(req->up);
 		req->done(req, err, NULL, 0);
 	}
 }
@@ -640,9 +606,14 @@ dotpool_pool_create(struct event_base* base, const struct dotpool_config* cfg,
 		return NULL;
 	if(!(p = calloc(1, sizeof(*p))))
 		return NULL;
-	p->base = base;
-	p->cfg = cfg;
-	p->tls = tls;
+	p->ctx.base = base;
+	p->ctx.cfg = cfg;
+	p->ctx.tls = tls;
+	p->ctx.now_us = pool_ctx_now;
+	p->ctx.rand16 = pool_ctx_rand16;
+	p->ctx.defer = pool_ctx_defer;
+	p->ctx.wake = pool_ctx_wake;
+	p->ctx.arg = p;
 	p->wake = wake;
 	p->wake_arg = wake_arg;
 	if(event_assign(&p->ev_defer, base, -1, 0, pool_defer_cb, p) != 0) {
@@ -655,23 +626,15 @@ dotpool_pool_create(struct event_base* base, const struct dotpool_config* cfg,
 
 /** Forget a request on pool free: no callback, timer off if possible. */
 static void
-pool_forget_req(struct dotpool_req* req, int base_alive)
+pool_forget_req(struct dotpool_req* req, void* arg)
 {
-	if(base_alive)
+	if(*(int*)arg)
 		req_timer_stop(req);
 	req->timer_set = 0;
-	req->state = DOTPOOL_REQ_IDLE;
+	if(req->state != DOTPOOL_REQ_IDLE)
+		(void)req_set_state(req, DOTPOOL_REQ_IDLE);
 	req->conn = NULL;
-	req->onlist = DOTPOOL_REQ_ON_NONE;
 	req->next = req->prev = NULL;
-}
-
-/** pool_free helper: forget a request that was in flight. */
-static void
-pool_forget_live(void* owner, uint16_t id, void* arg)
-{
-	(void)id;
-	pool_forget_req(owner, *(int*)arg);
 }
 
 void
@@ -684,7 +647,7 @@ dotpool_pool_free(struct dotpool_pool* p, int base_alive)
 		return;
 	for(req = p->fhead; req; req = rnext) {
 		rnext = req->next;
-		pool_forget_req(req, base_alive);
+		pool_forget_req(req, &base_alive);
 	}
 	p->fhead = p->ftail = NULL;
 	pool_reap(p, base_alive);
@@ -692,91 +655,18 @@ dotpool_pool_free(struct dotpool_pool* p, int base_alive)
 		unext = up->next;
 		for(req = up->qhead; req; req = rnext) {
 			rnext = req->next;
-			pool_forget_req(req, base_alive);
+			pool_forget_req(req, &base_alive);
 		}
 		for(c = up->conns; c; c = cnext) {
 			cnext = c->next;
-			dotpool_idmap_drain(c->ids, pool_forget_live,
-				&base_alive);
+			dotpool_conn_drain(c, pool_forget_req, &base_alive);
 			dotpool_conn_free(c, base_alive);
 		}
-		if(base_alive && up->probe_armed)
-			(void)event_del(&up->probe_ev);
-		dotpool_tls_auth_clear(&up->auth);
-		free(up->name);
-		free(up->label);
-		free(up->zone);
-		free(up);
+		dotpool_up_free(up, base_alive);
 	}
 	if(base_alive)
 		(void)event_del(&p->ev_defer);
 	free(p);
-}
-
-/** Whether two socket addresses are the same address and port. */
-static int
-pool_addr_eq(const struct sockaddr_storage* a, socklen_t alen,
-	const struct sockaddr* b, socklen_t blen)
-{
-	if(a->ss_family != b->sa_family)
-		return 0;
-	if(b->sa_family == AF_INET && blen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in* x = (const struct sockaddr_in*)a;
-		const struct sockaddr_in* y = (const struct sockaddr_in*)b;
-		return x->sin_port == y->sin_port &&
-			x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if(b->sa_family == AF_INET6 && blen >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6* x = (const struct sockaddr_in6*)a;
-		const struct sockaddr_in6* y = (const struct sockaddr_in6*)b;
-		return x->sin6_port == y->sin6_port &&
-			x->sin6_scope_id == y->sin6_scope_id &&
-			memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-	}
-	return alen == blen && memcmp(a, b, blen) == 0;
-}
-
-/** Whether two auth names are the same (case-insensitive, NULL = ""). */
-static int
-pool_name_eq(const char* a, const char* b)
-{
-	if(!a) a = "";
-	if(!b) b = "";
-	return strcasecmp(a, b) == 0;
-}
-
-/** Allocate "addr@port#name[ (opportunistic)]", the upstream's whole
- * identity, for logs, metrics and the health board. @return 0 or -1. */
-static int
-pool_label(struct dotpool_upstream* up)
-{
-	static const char opp[] = " (opportunistic)";
-	char ip[INET6_ADDRSTRLEN + 12] = "?";
-	int port = 0, n;
-	size_t len;
-	if(up->addr.ss_family == AF_INET) {
-		struct sockaddr_in* s = (struct sockaddr_in*)&up->addr;
-		(void)inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-		port = ntohs(s->sin_port);
-	} else if(up->addr.ss_family == AF_INET6) {
-		struct sockaddr_in6* s = (struct sockaddr_in6*)&up->addr;
-		(void)inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-		port = ntohs(s->sin6_port);
-		if(s->sin6_scope_id) {
-			/* fe80::1%2 and fe80::1%3 are two servers */
-			size_t l = strlen(ip);
-			snprintf(ip + l, sizeof(ip) - l, "%%%u",
-				(unsigned)s->sin6_scope_id);
-		}
-	}
-	len = strlen(ip) + 8 + (up->name ? strlen(up->name) + 1 : 0) +
-		sizeof(opp);
-	if(!(up->label = malloc(len)))
-		return -1;
-	n = snprintf(up->label, len, "%s@%d%s%s%s", ip, port,
-		up->name ? "#" : "", up->name ? up->name : "",
-		up->auth.profile == DOTPOOL_PROFILE_OPPORTUNISTIC ? opp : "");
-	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 struct dotpool_upstream*
@@ -785,51 +675,27 @@ dotpool_pool_upstream(struct dotpool_pool* p, const struct sockaddr* sa,
 	const struct dotpool_upstream_cfg* ucfg, enum dotpool_profile profile)
 {
 	struct dotpool_upstream* up;
-	if(!p || !sa || salen > sizeof(up->addr) ||
-		(sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+	if(!p || !sa)
 		return NULL;
 	if(auth_name && !auth_name[0])
 		auth_name = NULL;
 	if(ucfg && ucfg->profile >= 0)
 		profile = (enum dotpool_profile)ucfg->profile; /* section wins */
 	for(up = p->ups; up; up = up->next)
-		if(pool_addr_eq(&up->addr, up->addrlen, sa, salen) &&
-			pool_name_eq(up->name, auth_name) &&
-			up->auth.profile == profile)
+		if(dotpool_up_is(up, sa, salen, auth_name, profile))
 			return up;
-	if(!(up = calloc(1, sizeof(*up))))
+	if(!(up = dotpool_up_new(&p->ctx, dotpool_pool_send, p->board, sa,
+		salen, auth_name, ucfg, profile)))
 		return NULL;
-	if(auth_name && !(up->name = strdup(auth_name))) {
-		free(up);
-		return NULL;
-	}
 	up->pool = p;
-	memcpy(&up->addr, sa, salen);
-	up->addrlen = salen;
-	up->auth.name = up->name;
-	up->auth.ucfg = ucfg;
-	up->auth.profile = profile;
-	if(pool_label(up) != 0 || event_assign(&up->probe_ev, p->base, -1, 0,
-		up_probe_cb, up) != 0) {
-		free(up->label);
-		free(up->name);
-		free(up);
-		return NULL;
-	}
-	/* an upstream the board cannot hold is simply not shared */
-	up->shared = dotpool_board_slot(p->board, up->label);
-	up->health = DOTPOOL_UP;
-	up->stats.health = DOTPOOL_UP;
 	up->next = p->ups;
-	p->mem_ups += sizeof(*up) + (up->name ? strlen(up->name) + 1 : 0) +
-		strlen(up->label) + 1;
-	dotpool_stats_publish(&up->pub, &up->stats);
+	p->mem_ups += dotpool_up_mem(up);
 	/* published with release: the metrics thread walks this list, and
-	 * reads the label and the counters published above */
+	 * reads the label and the counters the upstream published */
 	__atomic_store_n(&p->ups, up, __ATOMIC_RELEASE);
 	pool_mem_publish(p);
-	if(p->cfg->prewarm)
-		(void)dotpool_conn_open(up);
+	if(p->ctx.cfg->prewarm)
+		(void)up_conn_open(up);
 	return up;
 }
 
@@ -860,33 +726,4 @@ dotpool_pool_mem(const struct dotpool_pool* p)
 	/* the owner's figure: walking its connections from here would read
 	 * memory the owner may be freeing */
 	return p ? __atomic_load_n(&p->mem_pub, __ATOMIC_RELAXED) : 0;
-}
-
-void
-dotpool_upstream_count(struct dotpool_upstream* up, enum dotpool_count what)
-{
-	if(what == DOTPOOL_COUNT_FAILOVER)
-		up->stats.failovers++;
-	else	up->stats.hedges++;
-	dotpool_stats_publish(&up->pub, &up->stats);
-}
-
-const char*
-dotpool_upstream_zone(const struct dotpool_upstream* up)
-{
-	return __atomic_load_n(&up->zone, __ATOMIC_ACQUIRE);
-}
-
-void
-dotpool_upstream_set_zone(struct dotpool_upstream* up, const char* zone)
-{
-	char* z;
-	if(up->zone)
-		return;
-	/* every worker labels the upstream with the same zone */
-	zone = dotpool_board_zone(up->shared, zone);
-	if(!(z = strdup(zone)))
-		return;
-	/* published with release: the metrics thread reads it */
-	__atomic_store_n(&up->zone, z, __ATOMIC_RELEASE);
 }

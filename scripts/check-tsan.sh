@@ -44,6 +44,6 @@ fi
 rc=0
 $norand make -j2 check TESTS="$tests" >"$builddir/check.log" 2>&1 || rc=$?
 grep -E '^(PASS|FAIL|SKIP|XFAIL|ERROR):' "$builddir/check.log" || true
-echo "check-tsan: $(( $(date +%s) - start )) s; logs under $builddir/src/tests/unit/"
+echo "check-tsan: $(( $(date +%s) - start )) s; logs under $builddir/src/tests/{unit,component}/"
 [ $rc -eq 0 ] || echo "check-tsan: FAILED (see the .log of each test)" >&2
 exit $rc

@@ -116,8 +116,8 @@ make_var() {
 	printf 'print-var:\n\t@echo $(%s)\n' "$2" |
 		make -s -C "$1" -f Makefile -f - print-var
 }
-# unit_tests DIR: the unit suites of a configured build dir.
-unit_tests() { make_var "$1" UNIT_TESTS; }
+# unit_tests DIR: the unit and component suites of a configured build dir.
+unit_tests() { make_var "$1" UNIT_TESTS; make_var "$1" COMPONENT_TESTS; }
 
 if [ -n "$build_only" ]; then
 	for name in $want; do

@@ -55,7 +55,10 @@ enum dotpool_req_state {
 	/** waiting for a connection with room */
 	DOTPOOL_REQ_QUEUED,
 	/** written (or being written) on a connection, awaiting the answer */
-	DOTPOOL_REQ_SENT
+	DOTPOOL_REQ_SENT,
+	/** failed (lost twice, or no connection could be set up); waits on
+	 * the pool's fail list for done() from the event loop */
+	DOTPOOL_REQ_FAILING
 };
 
 /** Name of a request state for logs. */
@@ -100,7 +103,9 @@ struct dotpool_req {
 	void* arg;
 
 	/* ---- private to the pool ---- */
-	/** state */
+	/** state, which also says which list it is on (QUEUED: its
+	 * upstream's wait queue, FAILING: the pool's fail list); written
+	 * only by the pool's req_set_state */
 	enum dotpool_req_state state;
 	/** the upstream it was sent to */
 	struct dotpool_upstream* up;
@@ -110,9 +115,9 @@ struct dotpool_req {
 	uint16_t id;
 	/** times re-sent after a lost connection */
 	uint8_t resent;
-	/** queue links when QUEUED */
+	/** list links when QUEUED or FAILING */
 	struct dotpool_req* next;
-	/** queue links when QUEUED */
+	/** list links when QUEUED or FAILING */
 	struct dotpool_req* prev;
 	/** monotonic µs when sent, for latency */
 	uint64_t sent_us;
@@ -120,9 +125,7 @@ struct dotpool_req {
 	struct event timer;
 	/** whether timer is assigned */
 	int timer_set;
-	/** which list it is on (enum dotpool_req_list, transport-private) */
-	uint8_t onlist;
-	/** error to complete with, when on the pool's fail list */
+	/** error to complete with, when FAILING */
 	int err;
 };
 

@@ -13,7 +13,6 @@
  *
  * DOTPOOL_CHURN_SECONDS sets how long the churn runs (default 3).
  */
-#define _GNU_SOURCE 1 /* accept4 */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -32,12 +31,15 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include "dotpool/board.h"
-#include "dotpool/conn.h"
 #include "dotpool/error.h"
 #include "dotpool/metrics.h"
 #include "dotpool/pool.h"
 #include "dotpool/tls.h"
-#include "unit.h"
+#include "module/conn.h"
+#include "module/pool.h"
+#include "module/upstream.h"
+#include "tests/unit/unit.h"
+#include "fake_peer.h"
 
 /** Pools (worker threads). */
 #define NPOOLS 4
@@ -47,9 +49,6 @@
 #define MAXCONN 2
 /** Zone label of the upstream. */
 #define ZONE "example."
-
-/** Where the server certificate is. */
-static char certdir[256];
 
 /** Set by main: the reader stops. */
 static int stop_reader;
@@ -74,152 +73,18 @@ flag_set(int* f)
 
 /* ---- the DoT server: answers one query per connection, then closes ---- */
 
-
-struct server;
-
-/** One accepted connection. */
-struct sconn {
-	/** next in the server's list */
-	struct sconn* next;
-	/** the server */
-	struct server* srv;
-	/** socket */
-	int fd;
-	/** TLS */
-	SSL* ssl;
-	/** readable */
-	struct event ev;
-	/** handshake done */
-	int hs;
-	/** bytes received, not yet framed */
-	uint8_t in[2048];
-	/** how many */
-	size_t inlen;
-};
-
-/** The server, on a thread of its own. */
+/** The fake DoT server (fake_peer.c) on a thread of its own. */
 struct server {
 	/** its event base */
 	struct event_base* base;
-	/** TLS context */
-	SSL_CTX* ctx;
-	/** listening socket */
-	int lfd;
-	/** port */
+	/** the server: answers the first query at once, then hangs up (the
+	 * churn this test is about) */
+	struct peer* pe;
+	/** its port */
 	int port;
-	/** accept event */
-	struct event ev;
-	/** open connections */
-	struct sconn* conns;
-	/** connections accepted */
-	int accepted;
-	/** answers written */
-	int answers;
 	/** the thread */
 	pthread_t th;
 };
-
-/** Close and free a server connection; safe inside its own callback (the
- * event is deleted first and not touched again). */
-static void
-sconn_close(struct sconn* sc)
-{
-	struct sconn** pp;
-	for(pp = &sc->srv->conns; *pp; pp = &(*pp)->next) {
-		if(*pp == sc) {
-			*pp = sc->next;
-			break;
-		}
-	}
-	event_del(&sc->ev);
-	SSL_free(sc->ssl);
-	close(sc->fd);
-	free(sc);
-}
-
-/** Answer the first complete query, then hang up: a server that closes
- * after every answer, the churn this test is about. */
-static void
-sconn_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct sconn* sc = arg;
-	uint8_t out[2 + sizeof(sc->in)];
-	size_t l;
-	int r;
-	(void)fd; (void)what;
-	if(!sc->hs) {
-		r = SSL_accept(sc->ssl);
-		if(r != 1) {
-			int e = SSL_get_error(sc->ssl, r);
-			if(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-				return;
-			ERR_clear_error();
-			sconn_close(sc);
-			return;
-		}
-		sc->hs = 1;
-	}
-	for(;;) {
-		r = SSL_read(sc->ssl, sc->in + sc->inlen,
-			(int)(sizeof(sc->in) - sc->inlen));
-		if(r <= 0) {
-			int e = SSL_get_error(sc->ssl, r);
-			ERR_clear_error();
-			if(e != SSL_ERROR_WANT_READ)
-				sconn_close(sc);
-			return;
-		}
-		sc->inlen += (size_t)r;
-		if(sc->inlen < 2)
-			continue;
-		l = ((size_t)sc->in[0] << 8) | sc->in[1];
-		if(l < 12 || 2 + l > sizeof(sc->in)) {
-			sconn_close(sc);
-			return;
-		}
-		if(sc->inlen < 2 + l)
-			continue;
-		memcpy(out, sc->in, 2 + l);
-		out[2 + 2] |= 0x80; /* QR */
-		out[2 + 3] = 0x80; /* RA, NOERROR */
-		/* small and the socket is fresh: one write does it */
-		if(SSL_write(sc->ssl, out, (int)(2 + l)) > 0)
-			sc->srv->answers++;
-		ERR_clear_error();
-		(void)SSL_shutdown(sc->ssl);
-		sconn_close(sc);
-		return;
-	}
-}
-
-/** A connection to accept. */
-static void
-server_accept_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct server* s = arg;
-	struct sconn* sc;
-	int c;
-	(void)what;
-	while((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
-		!= -1) {
-		sc = calloc(1, sizeof(*sc));
-		if(!sc) {
-			close(c);
-			continue;
-		}
-		sc->srv = s;
-		sc->fd = c;
-		sc->ssl = SSL_new(s->ctx);
-		SSL_set_fd(sc->ssl, c);
-		SSL_set_accept_state(sc->ssl);
-		event_assign(&sc->ev, s->base, c, EV_READ | EV_PERSIST,
-			sconn_cb, sc);
-		event_add(&sc->ev, NULL);
-		sc->next = s->conns;
-		s->conns = sc;
-		s->accepted++;
-	}
-}
 
 /** Keeps the server loop from blocking forever. */
 static void
@@ -247,33 +112,14 @@ server_run(void* arg)
 static int
 server_start(struct server* s)
 {
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
-	char path[300], kpath[300];
-	int one = 1;
 	memset(s, 0, sizeof(*s));
-	s->base = event_base_new();
-	s->ctx = SSL_CTX_new(TLS_server_method());
-	snprintf(path, sizeof(path), "%s/srv.pem", certdir);
-	snprintf(kpath, sizeof(kpath), "%s/srv.key", certdir);
-	if(!s->base || !s->ctx ||
-		!SSL_CTX_use_certificate_chain_file(s->ctx, path) ||
-		!SSL_CTX_use_PrivateKey_file(s->ctx, kpath, SSL_FILETYPE_PEM))
+	if(!(s->base = event_base_new()))
 		return 0;
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		0);
-	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if(s->lfd == -1 || bind(s->lfd, (struct sockaddr*)&sin, slen) != 0 ||
-		listen(s->lfd, 128) != 0 ||
-		getsockname(s->lfd, (struct sockaddr*)&sin, &slen) != 0)
-		return 0;
-	s->port = ntohs(sin.sin_port);
-	event_assign(&s->ev, s->base, s->lfd, EV_READ | EV_PERSIST,
-		server_accept_cb, s);
-	event_add(&s->ev, NULL);
+	s->pe = peer_new(s->base);
+	s->pe->close_after_answer = 1;
+	/* thousands of connections come and go */
+	s->pe->reap_closed = 1;
+	s->port = s->pe->port;
 	return pthread_create(&s->th, NULL, server_run, s) == 0;
 }
 
@@ -283,11 +129,7 @@ server_stop(struct server* s)
 {
 	flag_set(&stop_server);
 	pthread_join(s->th, NULL);
-	while(s->conns)
-		sconn_close(s->conns);
-	event_del(&s->ev);
-	close(s->lfd);
-	SSL_CTX_free(s->ctx);
+	peer_free(s->pe);
 	event_base_free(s->base);
 }
 
@@ -723,21 +565,6 @@ test_churn_while_reading(void)
 		"%d after)", fds, unit_count_fds());
 }
 
-/** Make a self-signed server certificate for dot.test. */
-static int
-make_cert(void)
-{
-	char cmd[1024];
-	snprintf(certdir, sizeof(certdir), "/tmp/dotpool-threads-XXXXXX");
-	if(!mkdtemp(certdir))
-		return 0;
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec "
-		"-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/srv.key "
-		"-out %s/srv.pem -days 2 -subj /CN=dot.test >/dev/null 2>&1",
-		certdir, certdir);
-	return system(cmd) == 0;
-}
-
 int
 main(void)
 {
@@ -745,18 +572,14 @@ main(void)
 		{ "churn_while_reading", test_churn_while_reading },
 		{ NULL, NULL }
 	};
-	char cmd[300];
 	int r;
 	signal(SIGPIPE, SIG_IGN);
-	if(!make_cert()) {
+	if(!peer_certs_make()) {
 		fprintf(stderr, "test_pool_threads: cannot make a test "
 			"certificate (openssl tool needed)\n");
 		return 99;
 	}
 	r = unit_run("pool_threads", tests);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	if(system(cmd) != 0)
-		fprintf(stderr, "test_pool_threads: cannot remove %s\n",
-			certdir);
+	peer_certs_remove();
 	return r;
 }

@@ -1,12 +1,11 @@
 /**
  * \file
- * Component tests of module/pool.c, conn.c and tls.c: a fake DoT server
- * (OpenSSL on a loopback socket, driven by the same event base) with a test
- * CA and server certificate made at start-up, against the real pool.
+ * Component tests of module/pool.c, upstream.c, conn.c and tls.c together:
+ * the fake DoT server (fake_peer.c, driven by the same event base) against
+ * the real pool.
  * Every test checks the counters, that each request completed exactly as
  * expected, and that no file descriptor is left open.
  */
-#define _GNU_SOURCE 1 /* accept4 */
 #include <dirent.h>
 #include <signal.h>
 #include <errno.h>
@@ -21,479 +20,18 @@
 #include <sys/socket.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include "dotpool/conn.h"
 #include "dotpool/error.h"
 #include "dotpool/metrics.h"
 #include "dotpool/pool.h"
 #include "dotpool/tls.h"
 #include "dotpool/wire.h"
-#include "unit.h"
-
-/** Where the test certificates are. */
-static char certdir[256];
-/** SHA-256 of the server's SubjectPublicKeyInfo. */
-static unsigned char srv_pin[32];
-
-/* ---- the fake DoT server ----------------------------------------------- */
-
-struct peer;
-
-/** Most queries one server connection holds back. */
-#define PEER_HELD_MAX 2048
-
-/** One accepted connection of the fake server. */
-struct pconn {
-	/** next in the server's list */
-	struct pconn* next;
-	/** the server */
-	struct peer* peer;
-	/** socket, -1 when closed */
-	int fd;
-	/** TLS */
-	SSL* ssl;
-	/** readable */
-	struct event ev;
-	/** handshake done */
-	int hs;
-	/** connection number, from 1 */
-	int index;
-	/** bytes received not yet framed */
-	uint8_t in[4096];
-	/** how many */
-	size_t inlen;
-	/** queries held back, not answered yet */
-	uint8_t* held[PEER_HELD_MAX];
-	/** their lengths */
-	size_t heldlen[PEER_HELD_MAX];
-	/** how many held */
-	int nheld;
-	/** queries received on this connection */
-	int nrecv;
-	/** closes the connection when idle for peer->idle_close_ms */
-	struct event idle_ev;
-};
-
-/** The fake server and what it does. */
-struct peer {
-	/** event base */
-	struct event_base* base;
-	/** server context */
-	SSL_CTX* ctx;
-	/** listening socket */
-	int lfd;
-	/** its port */
-	int port;
-	/** accept event */
-	struct event ev;
-	/** connections */
-	struct pconn* conns;
-	/** answer when this many are held; 0 at once; -1 never */
-	int hold;
-	/** after the first batch, answer at once */
-	int hold_once;
-	/** answer a batch last-first */
-	int reverse;
-	/** write answers one byte per TLS record */
-	int onebyte;
-	/** close a connection after this many queries, unanswered (0 off) */
-	int close_after;
-	/** ... only on connections up to this number (0 all) */
-	int close_conns;
-	/** close the connection after writing answers */
-	int close_after_answer;
-	/** answer with another question (qtype changed) */
-	int mangle;
-	/** answer with a zero-length frame */
-	int garbage;
-	/** client certificates verified by the test CA */
-	int client_certs;
-	/** add edns-tcp-keepalive with this timeout to answers (-1 off) */
-	int keepalive;
-	/** do not read from connections (their queries pile up) */
-	int paused;
-	/** answers of the maximal frame size */
-	int big;
-	/** every answer twice */
-	int duplicate;
-	/** close a connection idle this many ms after its handshake or its
-	 * last answer (0 off) */
-	int idle_close_ms;
-	/** answering keeps the held queries (they can be answered again) */
-	int keep_held;
-	/* counters */
-	/** connections accepted */
-	int accepted;
-	/** handshakes that worked */
-	int hs_ok;
-	/** handshakes that failed */
-	int hs_fail;
-	/** queries received */
-	int queries;
-	/** application bytes received */
-	int app_bytes;
-	/** most queries held at once on one connection */
-	int max_held;
-	/** connections closed by idle_close_ms */
-	int idle_closes;
-};
-
-/** Close one server connection. */
-static void
-pconn_close(struct pconn* pc)
-{
-	int i;
-	if(pc->fd == -1)
-		return;
-	event_del(&pc->ev);
-	event_del(&pc->idle_ev);
-	SSL_free(pc->ssl);
-	pc->ssl = NULL;
-	close(pc->fd);
-	pc->fd = -1;
-	for(i = 0; i < pc->nheld; i++)
-		free(pc->held[i]);
-	pc->nheld = 0;
-}
-
-/** Write all bytes, in records of `chunk` bytes (0: one record). */
-static void
-pconn_write(struct pconn* pc, const uint8_t* buf, size_t len, size_t chunk)
-{
-	size_t off = 0;
-	int spins = 0;
-	while(off < len) {
-		size_t n = chunk ? chunk : len - off;
-		int r;
-		if(n > len - off)
-			n = len - off;
-		r = SSL_write(pc->ssl, buf + off, (int)n);
-		if(r > 0) {
-			off += (size_t)r;
-			continue;
-		}
-		/* bounded: client and server share this thread, a full
-		 * socket would otherwise hang the test instead of failing it */
-		if(SSL_get_error(pc->ssl, r) == SSL_ERROR_WANT_WRITE &&
-			++spins < 3000) {
-			usleep(1000);
-			continue;
-		}
-		ERR_clear_error();
-		return;
-	}
-}
-
-/** The connection was idle for idle_close_ms: close it. */
-static void
-pconn_idle_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct pconn* pc = arg;
-	(void)fd; (void)what;
-	if(pc->fd == -1)
-		return;
-	pc->peer->idle_closes++;
-	pconn_close(pc);
-}
-
-/** Start (or restart) the idle clock of a connection. */
-static void
-pconn_idle_arm(struct pconn* pc)
-{
-	struct timeval tv;
-	int ms = pc->peer->idle_close_ms;
-	if(ms <= 0 || pc->fd == -1)
-		return;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(&pc->idle_ev, &tv);
-}
-
-/** Answer the held queries (in order or reversed), in one write. */
-static void
-pconn_answer_held(struct pconn* pc)
-{
-	static uint8_t out[4 * 65538];
-	size_t olen = 0;
-	int i, k;
-	for(k = 0; k < pc->nheld; k++) {
-		i = pc->peer->reverse ? pc->nheld - 1 - k : k;
-		if(olen + 2 + pc->heldlen[i] > sizeof(out))
-			break;
-		out[olen] = (uint8_t)(pc->heldlen[i] >> 8);
-		out[olen + 1] = (uint8_t)pc->heldlen[i];
-		memcpy(out + olen + 2, pc->held[i], pc->heldlen[i]);
-		/* QR, RA; NOERROR */
-		out[olen + 2 + 2] |= 0x80;
-		out[olen + 2 + 3] = 0x80;
-		if(pc->peer->mangle) /* low octet of the qtype */
-			out[olen + 2 + pc->heldlen[i] - 3] ^= 0x1c;
-		if(pc->peer->keepalive >= 0 && olen + 2 + pc->heldlen[i] + 17
-			<= sizeof(out)) {
-			/* an OPT RR with only the keepalive option */
-			static const uint8_t opt[11] = { 0, 0, 41, 0x04, 0xd0,
-				0, 0, 0, 0, 0, 6 };
-			uint8_t* a = out + olen + 2;
-			size_t l = pc->heldlen[i];
-			memcpy(a + l, opt, sizeof(opt));
-			a[l + 11] = 0; a[l + 12] = 11; a[l + 13] = 0; a[l + 14] = 2;
-			a[l + 15] = (uint8_t)(pc->peer->keepalive >> 8);
-			a[l + 16] = (uint8_t)pc->peer->keepalive;
-			a[11] = 1; /* arcount */
-			out[olen] = (uint8_t)((l + 17) >> 8);
-			out[olen + 1] = (uint8_t)(l + 17);
-			olen += 2 + l + 17;
-			continue;
-		}
-		if(pc->peer->garbage) {
-			out[olen] = out[olen + 1] = 0;
-			olen += 2;
-			continue;
-		}
-		if(pc->peer->big && olen + 65537 <= sizeof(out)) {
-			/* the largest frame: the answer padded with trailing
-			 * bytes the transport must carry untouched */
-			memset(out + olen + 2 + pc->heldlen[i], 0xab,
-				65535 - pc->heldlen[i]);
-			out[olen] = out[olen + 1] = 0xff;
-			olen += 2 + 65535;
-			continue;
-		}
-		olen += 2 + pc->heldlen[i];
-		if(pc->peer->duplicate && olen * 2 <= sizeof(out)) {
-			size_t l = 2 + pc->heldlen[i];
-			memcpy(out + olen, out + olen - l, l);
-			olen += l;
-		}
-	}
-	if(!pc->peer->keep_held) {
-		for(i = 0; i < pc->nheld; i++)
-			free(pc->held[i]);
-		pc->nheld = 0;
-	}
-	pconn_write(pc, out, olen, pc->peer->onebyte ? 1 : 0);
-	if(pc->peer->close_after_answer)
-		pconn_close(pc);
-	else	pconn_idle_arm(pc);
-}
-
-/** One query arrived. */
-static void
-pconn_query(struct pconn* pc, const uint8_t* q, size_t len)
-{
-	struct peer* pe = pc->peer;
-	pe->queries++;
-	pc->nrecv++;
-	if(pe->close_after && pc->nrecv >= pe->close_after &&
-		(pe->close_conns == 0 || pc->index <= pe->close_conns)) {
-		pconn_close(pc);
-		return;
-	}
-	if(pc->nheld >= PEER_HELD_MAX)
-		return;
-	(void)event_del(&pc->idle_ev);
-	pc->held[pc->nheld] = malloc(len);
-	memcpy(pc->held[pc->nheld], q, len);
-	pc->heldlen[pc->nheld++] = len;
-	if(pc->nheld > pe->max_held)
-		pe->max_held = pc->nheld;
-	if(pe->hold >= 0 && pc->nheld >= pe->hold) {
-		pconn_answer_held(pc);
-		if(pe->hold_once)
-			pe->hold = 0;
-	}
-}
-
-/** Server socket readable: handshake, then frames. */
-static void
-pconn_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct pconn* pc = arg;
-	int r;
-	(void)fd; (void)what;
-	if(!pc->hs) {
-		r = SSL_accept(pc->ssl);
-		if(r == 1) {
-			X509* cc = SSL_get0_peer_certificate(pc->ssl);
-			pc->hs = 1;
-			pc->peer->hs_ok++;
-			pconn_idle_arm(pc);
-			if(cc && SSL_get_verify_result(pc->ssl) == X509_V_OK)
-				pc->peer->client_certs++;
-		} else {
-			int e = SSL_get_error(pc->ssl, r);
-			if(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-				return;
-			ERR_clear_error();
-			pc->peer->hs_fail++;
-			pconn_close(pc);
-			return;
-		}
-	}
-	for(;;) {
-		r = SSL_read(pc->ssl, pc->in + pc->inlen,
-			(int)(sizeof(pc->in) - pc->inlen));
-		if(r <= 0) {
-			int e = SSL_get_error(pc->ssl, r);
-			ERR_clear_error();
-			if(e != SSL_ERROR_WANT_READ)
-				pconn_close(pc);
-			return;
-		}
-		pc->inlen += (size_t)r;
-		pc->peer->app_bytes += r;
-		while(pc->fd != -1 && pc->inlen >= 2) {
-			size_t l = ((size_t)pc->in[0] << 8) | pc->in[1];
-			if(pc->inlen < 2 + l)
-				break;
-			pconn_query(pc, pc->in + 2, l);
-			memmove(pc->in, pc->in + 2 + l, pc->inlen - 2 - l);
-			pc->inlen -= 2 + l;
-		}
-		if(pc->fd == -1)
-			return;
-	}
-}
-
-/** New connection on the server. */
-static void
-peer_accept_cb(evutil_socket_t fd, short what, void* arg)
-{
-	struct peer* pe = arg;
-	struct pconn* pc;
-	int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	(void)what;
-	if(s == -1)
-		return;
-	pc = calloc(1, sizeof(*pc));
-	pc->peer = pe;
-	pc->fd = s;
-	pc->index = ++pe->accepted;
-	pc->ssl = SSL_new(pe->ctx);
-	SSL_set_fd(pc->ssl, s);
-	SSL_set_accept_state(pc->ssl);
-	event_assign(&pc->ev, pe->base, s, EV_READ | EV_PERSIST, pconn_cb, pc);
-	evtimer_assign(&pc->idle_ev, pe->base, pconn_idle_cb, pc);
-	pc->next = pe->conns;
-	pe->conns = pc;
-	if(!pe->paused)
-		event_add(&pc->ev, NULL);
-}
-
-/** Start a fake server on 127.0.0.1 (or ::1), a free port.
- * @return NULL when that family cannot be used here. */
-static struct peer*
-peer_new_af(struct event_base* base, int af, int need_client_cert)
-{
-	struct peer* pe = calloc(1, sizeof(*pe));
-	struct sockaddr_storage ss;
-	struct sockaddr_in* sin = (struct sockaddr_in*)&ss;
-	struct sockaddr_in6* sin6 = (struct sockaddr_in6*)&ss;
-	socklen_t slen;
-	char path[300], kpath[300];
-	int one = 1;
-	pe->base = base;
-	pe->ctx = SSL_CTX_new(TLS_server_method());
-	snprintf(path, sizeof(path), "%s/srv.pem", certdir);
-	snprintf(kpath, sizeof(kpath), "%s/srv.key", certdir);
-	if(!SSL_CTX_use_certificate_chain_file(pe->ctx, path) ||
-		!SSL_CTX_use_PrivateKey_file(pe->ctx, kpath, SSL_FILETYPE_PEM)) {
-		fprintf(stderr, "test_pool: cannot load server cert\n");
-		exit(99);
-	}
-	if(need_client_cert) {
-		snprintf(path, sizeof(path), "%s/ca.pem", certdir);
-		SSL_CTX_load_verify_locations(pe->ctx, path, NULL);
-		SSL_CTX_set_verify(pe->ctx, SSL_VERIFY_PEER |
-			SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	}
-	pe->lfd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	setsockopt(pe->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&ss, 0, sizeof(ss));
-	if(af == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		slen = sizeof(*sin);
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		slen = sizeof(*sin6);
-	}
-	if(pe->lfd == -1 || bind(pe->lfd, (struct sockaddr*)&ss, slen) != 0 ||
-		listen(pe->lfd, 16) != 0 ||
-		getsockname(pe->lfd, (struct sockaddr*)&ss, &slen) != 0) {
-		if(pe->lfd != -1)
-			close(pe->lfd);
-		SSL_CTX_free(pe->ctx);
-		free(pe);
-		return NULL;
-	}
-	pe->port = ntohs(af == AF_INET ? sin->sin_port : sin6->sin6_port);
-	pe->keepalive = -1;
-	event_assign(&pe->ev, base, pe->lfd, EV_READ | EV_PERSIST,
-		peer_accept_cb, pe);
-	event_add(&pe->ev, NULL);
-	return pe;
-}
-
-/** Start a fake server on 127.0.0.1. */
-static struct peer*
-peer_new(struct event_base* base)
-{
-	struct peer* pe = peer_new_af(base, AF_INET, 0);
-	if(!pe) {
-		fprintf(stderr, "test_pool: cannot listen on 127.0.0.1\n");
-		exit(99);
-	}
-	return pe;
-}
-
-/** Stop the fake server. */
-static void
-peer_free(struct peer* pe)
-{
-	struct pconn* pc, *n;
-	if(!pe)
-		return;
-	for(pc = pe->conns; pc; pc = n) {
-		n = pc->next;
-		pconn_close(pc);
-		free(pc);
-	}
-	event_del(&pe->ev);
-	close(pe->lfd);
-	SSL_CTX_free(pe->ctx);
-	free(pe);
-}
-
-/** Stop or resume reading on every server connection. */
-static void
-peer_pause(struct peer* pe, int paused)
-{
-	struct pconn* pc;
-	pe->paused = paused;
-	for(pc = pe->conns; pc; pc = pc->next) {
-		if(pc->fd == -1)
-			continue;
-		if(paused)
-			event_del(&pc->ev);
-		else	event_add(&pc->ev, NULL);
-	}
-}
-
-/** Answer everything held on every open server connection. */
-static void
-peer_answer_all(struct peer* pe)
-{
-	struct pconn* pc;
-	for(pc = pe->conns; pc; pc = pc->next)
-		if(pc->fd != -1 && pc->nheld)
-			pconn_answer_held(pc);
-}
+#include "module/conn.h"
+#include "module/pool.h"
+#include "module/upstream.h"
+#include "tests/unit/unit.h"
+#include "fake_peer.h"
 
 /* ---- the client side --------------------------------------------------- */
 
@@ -722,7 +260,7 @@ world_pool(struct world* w, const char* name)
 {
 	char err[256], bundle[300];
 	struct dotpool_tls_trust trust;
-	snprintf(bundle, sizeof(bundle), "%s/ca.pem", certdir);
+	snprintf(bundle, sizeof(bundle), "%s/ca.pem", peer_certdir);
 	trust.cert_bundle = bundle;
 	trust.system_store = 0;
 	trust.use_sni = 1;
@@ -911,7 +449,7 @@ test_pins(void)
 	int start = completed;
 	/* match, no name: pins alone authenticate */
 	world_init(&w);
-	memcpy(w.ucfg.pins[0], srv_pin, 32);
+	memcpy(w.ucfg.pins[0], peer_pin, 32);
 	w.ucfg.num_pins = 1;
 	world_pool(&w, NULL);
 	treq_init(&t, 1, 10000);
@@ -927,7 +465,7 @@ test_pins(void)
 	/* name right but pin wrong: fails */
 	start = completed;
 	world_init(&w);
-	memcpy(w.ucfg.pins[0], srv_pin, 32);
+	memcpy(w.ucfg.pins[0], peer_pin, 32);
 	w.ucfg.pins[0][0] ^= 0xff;
 	w.ucfg.num_pins = 1;
 	world_pool(&w, "dot.test");
@@ -1507,8 +1045,8 @@ test_client_cert_v6(void)
 	} else {
 		w.peer = peer_new_af(w.base, AF_INET, 1);
 	}
-	snprintf(cert, sizeof(cert), "%s/cli.pem", certdir);
-	snprintf(key, sizeof(key), "%s/cli.key", certdir);
+	snprintf(cert, sizeof(cert), "%s/cli.pem", peer_certdir);
+	snprintf(key, sizeof(key), "%s/cli.key", peer_certdir);
 	w.ucfg.client_cert = cert;
 	w.ucfg.client_key = key;
 	world_pool(&w, "dot.test");
@@ -1795,17 +1333,6 @@ test_keepalive(void)
 	world_free(&w);
 }
 
-/** The server connection with this number (from 1), or NULL. */
-static struct pconn*
-peer_conn(struct peer* pe, int index)
-{
-	struct pconn* pc;
-	for(pc = pe->conns; pc; pc = pc->next)
-		if(pc->index == index)
-			return pc;
-	return NULL;
-}
-
 /** One server that one zone uses strictly and another opportunistically
  * is two upstreams. The server's certificate is for another name: the
  * opportunistic upstream gets answers over its unauthenticated
@@ -1902,6 +1429,7 @@ test_send_needs_auth(void)
 	struct treq t;
 	struct dotpool_conn* c;
 	struct pconn* pc;
+	uint16_t id;
 	int start = completed;
 	world_init(&w);
 	world_pool(&w, "dot.test");
@@ -1916,7 +1444,7 @@ test_send_needs_auth(void)
 	UNIT_CHECK(!dotpool_conn_has_room(c), "conn: an unauthenticated "
 		"connection has no room for a strict upstream's queries");
 	treq_init(&t, 2, 10000);
-	UNIT_CHECK(dotpool_conn_send(c, &t.r) == DOTPOOL_EVERIFY &&
+	UNIT_CHECK(dotpool_conn_send(c, &t.r, &id) == DOTPOOL_EVERIFY &&
 		t.r.state == DOTPOOL_REQ_IDLE && dotpool_wbuf_len(&c->wbuf) == 0,
 		"conn: a direct send on it is refused, nothing queued");
 	start = completed;
@@ -2515,61 +2043,6 @@ test_tls_create(void)
 	dotpool_tls_free(NULL);
 }
 
-/** Make the CA and server certificate with the openssl tool. */
-static int
-make_certs(void)
-{
-	char cmd[2048], path[300];
-	FILE* f;
-	X509* x;
-	unsigned char* der = NULL;
-	unsigned int mdlen;
-	int len;
-	snprintf(certdir, sizeof(certdir), "/tmp/dotpool-test-XXXXXX");
-	if(!mkdtemp(certdir))
-		return 0;
-	snprintf(cmd, sizeof(cmd), "(cd %s && "
-		"printf 'subjectAltName=DNS:dot.test,IP:127.0.0.1\\n"
-		"basicConstraints=CA:FALSE\\n' > ext.cnf && "
-		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-		"-nodes -keyout ca.key -out ca.pem -days 2 "
-		"-subj /CN=dotpool-test-ca && "
-		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-		"-nodes -keyout srv.key -out srv.csr -subj /CN=dot.test && "
-		"openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
-		"-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf && "
-		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-		"-nodes -keyout cli.key -out cli.csr -subj /CN=client && "
-		"openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key "
-		"-CAcreateserial -out cli.pem -days 2"
-		") >/dev/null 2>&1",
-		certdir);
-	if(system(cmd) != 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/srv.pem", certdir);
-	if(!(f = fopen(path, "r")))
-		return 0;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if(!x)
-		return 0;
-	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
-	EVP_Digest(der, (size_t)len, srv_pin, &mdlen, EVP_sha256(), NULL);
-	OPENSSL_free(der);
-	X509_free(x);
-	return 1;
-}
-
-/** Remove the certificate directory. */
-static void
-remove_certs(void)
-{
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	if(system(cmd) != 0)
-		fprintf(stderr, "test_pool: cannot remove %s\n", certdir);
-}
-
 int
 main(void)
 {
@@ -2617,12 +2090,12 @@ main(void)
 	 * error return, not a signal */
 	signal(SIGPIPE, SIG_IGN);
 	dotpool_log_set(test_log);
-	if(!make_certs()) {
+	if(!peer_certs_make()) {
 		fprintf(stderr, "test_pool: cannot make test certificates "
 			"(openssl tool needed)\n");
 		return 99;
 	}
 	r = unit_run("pool", tests);
-	remove_certs();
+	peer_certs_remove();
 	return r;
 }
