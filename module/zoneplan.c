@@ -91,8 +91,16 @@ upstream_of(struct dotpool_worker* w, const struct dotpool_plan* p,
 		a->addrlen, a->tls_auth_name, *ucfgp, p->profile);
 	if(up && !dotpool_upstream_zone(up)) {
 		char zone[LDNS_MAX_DOMAINLEN + 1];
+		uint8_t wire[LDNS_MAX_DOMAINLEN + 1];
+		size_t wlen = sizeof(wire);
 		dname_str(p->name, zone);
 		dotpool_upstream_set_zone(up, zone);
+		/* probes ask about the zone the upstream is labelled with
+		 * (the same on every worker): a server for one zone may
+		 * refuse '.' */
+		if(dotpool_upstream_zone(up) && sldns_str2wire_dname_buf(
+			dotpool_upstream_zone(up), wire, &wlen) == 0)
+			(void)dotpool_upstream_set_probe(up, wire, wlen);
 	}
 	return up;
 }
@@ -154,6 +162,7 @@ dotpool_zone_plans_prepare(struct dotpool_worker* w)
 		struct delegpt* dp;
 		uint8_t* name;
 		size_t len = 0;
+		int i;
 		if(!(s->ssl_upstream || env->cfg->ssl_upstream) || !s->name ||
 			!(name = sldns_str2wire_dname(s->name, &len)))
 			continue;
@@ -167,8 +176,12 @@ dotpool_zone_plans_prepare(struct dotpool_worker* w)
 		if(dp)
 			dotpool_fwd_unlock(env->fwds);
 		free(name);
-		if(p)
-			n += p->n;
+		for(i = 0; p && i < p->n; i++) {
+			/* its health is known before the first client query
+			 * (and, with prewarm, its connection open) */
+			dotpool_upstream_probe(p->e[i].up);
+			n++;
+		}
 	}
 	return n;
 }
