@@ -30,17 +30,25 @@ fake_init(struct fake_ctx* f)
 	f->cfg.rewarm_window = 5000;
 }
 
-/** An upstream 127.0.0.1@853#dot.test, strict, with no pool (no probes). */
+/** An upstream 127.0.0.1@853#dot.test whose probes go out by send. */
 static struct dotpool_upstream*
-fake_up(struct fake_ctx* f, enum dotpool_profile profile)
+new_up(struct fake_ctx* f, dotpool_up_send_fn send,
+	enum dotpool_profile profile)
 {
 	struct sockaddr_in sin;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(853);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return dotpool_up_new(&f->ctx, NULL, NULL, (struct sockaddr*)&sin,
+	return dotpool_up_new(&f->ctx, send, NULL, (struct sockaddr*)&sin,
 		sizeof(sin), "dot.test", NULL, profile);
+}
+
+/** The same with no pool (no probes). */
+static struct dotpool_upstream*
+fake_up(struct fake_ctx* f, enum dotpool_profile profile)
+{
+	return new_up(f, NULL, profile);
 }
 
 static void
@@ -359,19 +367,13 @@ test_probe(void)
 {
 	struct fake_ctx f;
 	struct dotpool_upstream* up;
-	struct sockaddr_in sin;
 	static const uint8_t q[17] = { 0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0,
 		0, 0, 2, 0, 1 };
 	uint8_t servfail[17];
 	fake_init(&f);
 	f.cfg.probe_interval = 20;
 	f.cfg.attempt_timeout = 700;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(853);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	up = dotpool_up_new(&f.ctx, fake_send, NULL, (struct sockaddr*)&sin,
-		sizeof(sin), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
 	UNIT_REQUIRE(up != NULL, "upstream: created");
 	probe_sent = NULL;
 	probe_sends = probe_send_ret = 0;
@@ -425,19 +427,13 @@ test_verify_probe(void)
 	struct fake_ctx f;
 	struct dotpool_upstream* up;
 	struct dotpool_stats st;
-	struct sockaddr_in sin;
 	static const uint8_t zone[] = "\003dot\004test";
 	static const uint8_t soa[12 + sizeof(zone) + 4] = { 0, 0, 0x01, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 3, 'd', 'o', 't', 4, 't', 'e', 's', 't', 0,
 		0, 6, 0, 1 };
 	fake_init(&f);
 	f.cfg.probe_interval = 20;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(853);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	up = dotpool_up_new(&f.ctx, fake_send, NULL, (struct sockaddr*)&sin,
-		sizeof(sin), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
 	UNIT_REQUIRE(up != NULL, "upstream: created");
 	probe_sent = NULL;
 	probe_sends = probe_send_ret = 0;
@@ -471,8 +467,7 @@ test_verify_probe(void)
 		"probe's end arms nothing");
 	dotpool_up_free(up, 1);
 	f.cfg.probe_interval = 0;
-	up = dotpool_up_new(&f.ctx, fake_send, NULL, (struct sockaddr*)&sin,
-		sizeof(sin), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
 	UNIT_REQUIRE(up != NULL, "upstream: created");
 	dotpool_upstream_probe(up);
 	UNIT_CHECK(probe_sends == 2 && !up->probe_armed, "upstream: "
