@@ -14,7 +14,7 @@ fail=0
 found=$(cd "$top/module" && awk '
 	/^[a-z_][a-z0-9_]*\(/ { fn = $0; sub(/\(.*/, "", fn) }
 	/(->|\.)(state|health|lead)[ \t]*=[^=]/ { print FILENAME ":" fn }
-' attempt.c conn.c pool.c upstream.c | sort | uniq -c | sed 's/^ *//')
+' attempt.c conn.c conn_stream.c pool.c upstream.c | sort | uniq -c | sed 's/^ *//')
 expected='2 attempt.c:ctl_set_state
 1 conn.c:dotpool_conn_set_state
 1 pool.c:req_set_state
