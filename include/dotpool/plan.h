@@ -16,7 +16,7 @@
  * the plan it uses; a replaced plan lives until its last query lets go.
  *
  * Pure: no Unbound types; the glue builds plans from Unbound's delegation
- * points (module/zoneplan.c). Threading: the plans of a worker belong to
+ * points (module/glue/zoneplan.c). Threading: the plans of a worker belong to
  * that worker's thread; dotpool_plans_mem() may be read by any thread.
  */
 #ifndef DOTPOOL_PLAN_H

@@ -28,7 +28,7 @@
  * uses its own sockets, reads the worker slots with acquire loads, and
  * logs through Unbound's log functions, which take a lock.
  */
-#include "module/glue.h"
+#include "module/glue/glue.h"
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

@@ -5,7 +5,7 @@
  * records met on the way (CNAME/DNAME, and the NSEC/NSEC3 the validator
  * needs) are put in front of the final answer. Glue: Unbound's types.
  */
-#include "module/cname.h"
+#include "module/glue/cname.h"
 #include <string.h>
 #include <arpa/inet.h>
 #include "util/regional.h"

@@ -5,7 +5,7 @@
  */
 #ifndef DOTPOOL_QUERY_H
 #define DOTPOOL_QUERY_H
-#include "module/glue.h"
+#include "module/glue/glue.h"
 
 struct dotpool_q;
 

@@ -5,11 +5,11 @@
  * Unbound's outside network. Claim or pass, cache lookup, encode, send,
  * check and scrub the answer, chase CNAMEs, store, return.
  */
-#include "module/glue.h"
-#include "module/query.h"
-#include "module/compat.h"
-#include "module/cname.h"
-#include "module/zoneplan.h"
+#include "module/glue/glue.h"
+#include "module/glue/query.h"
+#include "module/glue/compat.h"
+#include "module/glue/cname.h"
+#include "module/glue/zoneplan.h"
 #include <stdlib.h>
 #include <string.h>
 #include "util/log.h"

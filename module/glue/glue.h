@@ -63,7 +63,7 @@ struct dotpool_env {
 	/** set (atomic) once the fast_reload note has been logged */
 	int fast_reload_noted;
 	/** the start-up thread that has every worker build its upstreams,
-	 * or NULL (module/warm.c) */
+	 * or NULL (module/glue/warm.c) */
 	struct dotpool_warm* warm;
 };
 

@@ -6,8 +6,8 @@
  * labelled with the zone), and tell cheaply whether the forwarders changed
  * since: a comparison of a few addresses per query.
  */
-#include "module/zoneplan.h"
-#include "module/compat.h"
+#include "module/glue/zoneplan.h"
+#include "module/glue/compat.h"
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>

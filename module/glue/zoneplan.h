@@ -5,7 +5,7 @@
  */
 #ifndef DOTPOOL_ZONEPLAN_H
 #define DOTPOOL_ZONEPLAN_H
-#include "module/glue.h"
+#include "module/glue/glue.h"
 
 struct delegpt;
 struct dotpool_plan;

@@ -5,8 +5,8 @@
  * hidden (-fvisibility=hidden), so no name of ours can collide with
  * Unbound's in the RTLD_GLOBAL namespace.
  */
-#include "module/glue.h"
-#include "module/query.h"
+#include "module/glue/glue.h"
+#include "module/glue/query.h"
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
  * event base), and freed in deinit after Unbound has freed the event
  * bases. What other threads read of it is published (dotpool_worker_mem).
  */
-#include "module/glue.h"
-#include "module/zoneplan.h"
+#include "module/glue/glue.h"
+#include "module/glue/zoneplan.h"
 #include <stdlib.h>
 #include "util/netevent.h"
 #include "util/ub_event.h"
