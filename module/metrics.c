@@ -159,14 +159,17 @@ dotpool_metrics_snapshot_free(struct dotpool_metrics_snapshot* snap)
 	free(snap);
 }
 
-/** Merge src into dst: sums, except health, which takes the worse. */
+/** Merge src into dst: sums, except health and unverified, which take
+ * the worse: an upstream is up only when every worker has seen it work. */
 static void
 stats_merge(struct dotpool_stats* dst, const struct dotpool_stats* src)
 {
 	int64_t health = dst->health > src->health ? dst->health :
 		src->health;
+	int64_t unverified = dst->unverified || src->unverified;
 	dotpool_stats_add(dst, src);
 	dst->health = health;
+	dst->unverified = unverified;
 }
 
 int
@@ -523,23 +526,42 @@ render_latency(struct dotpool_metrics_buf* b,
 	return 0;
 }
 
-/** Write dotpool_upstream_up and the dotpool_upstream_health state set. */
+/** Write a 0/1 series per row: verified, and with healthy also up. */
+static int
+render_flag(struct dotpool_metrics_buf* b,
+	const struct dotpool_metrics_snapshot* snap, const char* name,
+	int healthy)
+{
+	size_t i;
+	for(i = 0; i < snap->num; i++) {
+		const struct dotpool_stats* st = &snap->rows[i].stats;
+		if(series(b, name, &snap->rows[i], NULL, NULL) < 0 ||
+			buf_printf(b, "%d\n", !st->unverified && (!healthy ||
+			st->health == DOTPOOL_UP)) < 0)
+			return DOTPOOL_ENOMEM;
+	}
+	return 0;
+}
+
+/** Write dotpool_upstream_up, dotpool_upstream_verified and the
+ * dotpool_upstream_health state set. */
 static int
 render_health(struct dotpool_metrics_buf* b,
 	const struct dotpool_metrics_snapshot* snap)
 {
 	size_t i, s;
 	const size_t nstates = sizeof(health_states) / sizeof(health_states[0]);
+	/* up needs proof: an upstream nobody has heard answer yet is not
+	 * up, or a readiness check would pass before any contact */
 	if(family(b, "dotpool_upstream_up", "gauge",
-		"1 when the upstream is healthy, 0 when backing off or down.")
-		< 0)
+		"1 when the upstream has answered and is healthy, 0 when not "
+		"verified yet, backing off or down.") < 0 ||
+		render_flag(b, snap, "dotpool_upstream_up", 1) < 0 ||
+		family(b, "dotpool_upstream_verified", "gauge",
+		"1 once the upstream has answered a DNS query (a probe or a "
+		"client's) on every thread that has it.") < 0 ||
+		render_flag(b, snap, "dotpool_upstream_verified", 0) < 0)
 		return DOTPOOL_ENOMEM;
-	for(i = 0; i < snap->num; i++) {
-		if(series(b, "dotpool_upstream_up", &snap->rows[i], NULL,
-			NULL) < 0 || buf_printf(b, "%d\n",
-			snap->rows[i].stats.health == DOTPOOL_UP) < 0)
-			return DOTPOOL_ENOMEM;
-	}
 	if(family(b, "dotpool_upstream_health", "gauge",
 		"Health state of the upstream: 1 for the current state.") < 0)
 		return DOTPOOL_ENOMEM;

@@ -69,6 +69,7 @@ dotpool_stats_add(struct dotpool_stats* dst, const struct dotpool_stats* src)
 	dst->conns_open += src->conns_open;
 	dst->conns_idle += src->conns_idle;
 	dst->queued += src->queued;
+	dst->unverified += src->unverified;
 	/* Health is a state, not a quantity, but the contract is "every
 	 * field": a caller that wants the worst state over workers (the
 	 * metrics endpoint) takes it before adding. */

@@ -1,7 +1,8 @@
 /**
  * \file
  * One upstream on one worker: identity and label, health with capped
- * jittered backoff (one setter), active probes of a DOWN upstream, the
+ * jittered backoff (one setter), whether it has answered yet (verified),
+ * active probes of a DOWN or unverified upstream (its zone's SOA), the
  * shared health board, the RTT estimate, the server's idle timeout as
  * learned from its closes, and the rewarm decision and rate. Time and
  * random bits come from the worker's context, so that the state machine
@@ -31,7 +32,7 @@ dotpool_health_str(enum dotpool_health h)
 
 /* ---- health ------------------------------------------------------------ */
 
-/** Schedule the next active probe of a DOWN upstream. */
+/** Schedule the next active probe of a DOWN or unverified upstream. */
 static void
 up_probe_arm(struct dotpool_upstream* up)
 {
@@ -101,12 +102,30 @@ dotpool_up_failure(struct dotpool_upstream* up, const char* why)
 		DOTPOOL_DOWN : DOTPOOL_BACKOFF, why);
 }
 
+/**
+ * The only writer of up->stats.unverified: set at creation (selection
+ * tries a new upstream, but only an answer shows it works), cleared by its
+ * first answer, from which on its health speaks for it
+ * (dotpool_upstream_up). Republishes the counters.
+ */
+static void
+up_set_verified(struct dotpool_upstream* up, int verified)
+{
+	if(verified && up->stats.unverified)
+		dotpool_log(DOTPOOL_LOG_OPS, "dotpool: %s: answered, verified",
+			up->label);
+	up->stats.unverified = !verified;
+	dotpool_stats_publish(&up->pub, &up->stats);
+}
+
 void
 dotpool_up_success(struct dotpool_upstream* up)
 {
 	up->fails = 0;
 	up->backoff_until = 0;
 	dotpool_board_clear(up->shared);
+	if(up->stats.unverified)
+		up_set_verified(up, 1);
 	dotpool_up_set_health(up, DOTPOOL_UP, NULL);
 }
 
@@ -142,7 +161,7 @@ dotpool_upstream_usable(const struct dotpool_upstream* up)
 		now >= avoid;
 }
 
-/* ---- active probes of DOWN upstreams ----------------------------------- */
+/* ---- active probes of DOWN or unverified upstreams --------------------- */
 
 int
 dotpool_up_is_probe(const struct dotpool_upstream* up,
@@ -160,32 +179,29 @@ up_probe_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 	if(err == 0 && len >= 4 && ((answer[3] & 0x0f) == 2 ||
 		(answer[3] & 0x0f) == 5))
 		dotpool_up_failure(up, "probe answered SERVFAIL or REFUSED");
-	if(up->health == DOTPOOL_DOWN)
+	/* an upstream nobody has seen answer is probed until it does, and
+	 * one whose probe failed until one succeeds, so that its health is
+	 * known (and comes back) without a client query */
+	if(up->health != DOTPOOL_UP || up->stats.unverified)
 		up_probe_arm(up);
 }
 
-/** Time to probe a DOWN upstream with ". IN NS": sent like any query
- * (through the pool), so it takes the upstream's connections and counts. */
+/** Send the probe (the zone's SOA, or ". NS") now, through the send
+ * function the pool handed in, so it takes the upstream's connections and
+ * counts; the probe request is idle. */
 static void
-up_probe_cb(evutil_socket_t fd, short what, void* arg)
+up_probe_send(struct dotpool_upstream* up)
 {
-	struct dotpool_upstream* up = arg;
 	const struct dotpool_config* cfg = up->ctx->cfg;
 	static const uint8_t q[17] = { 0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0,
 		0, 0, 2, 0, 1 };
-	(void)fd; (void)what;
-	dotpool_ctx_wake(up->ctx);
-	up->probe_armed = 0;
-	if(up->health != DOTPOOL_DOWN)
-		return;
-	if(up->probe.state != DOTPOOL_REQ_IDLE) {
-		up_probe_arm(up);
-		return;
-	}
 	memset(&up->probe, 0, sizeof(up->probe));
-	memcpy(up->probe_wire, q, sizeof(q));
+	if(up->probe_len == 0) {
+		memcpy(up->probe_wire, q, sizeof(q));
+		up->probe_len = sizeof(q);
+	}
 	up->probe.wire = up->probe_wire;
-	up->probe.len = sizeof(q);
+	up->probe.len = up->probe_len;
 	up->probe.timeout_ms = cfg->attempt_timeout ? cfg->attempt_timeout :
 		1000;
 	up->probe.done = up_probe_done;
@@ -193,6 +209,53 @@ up_probe_cb(evutil_socket_t fd, short what, void* arg)
 	dotpool_log(DOTPOOL_LOG_ALGO, "dotpool: %s: probing", up->label);
 	if(up->probe_send(up, &up->probe) != 0)
 		up_probe_arm(up);
+}
+
+/** Time to probe a DOWN or not yet verified upstream. */
+static void
+up_probe_cb(evutil_socket_t fd, short what, void* arg)
+{
+	struct dotpool_upstream* up = arg;
+	(void)fd; (void)what;
+	dotpool_ctx_wake(up->ctx);
+	up->probe_armed = 0;
+	if(up->health == DOTPOOL_UP && !up->stats.unverified)
+		return;
+	if(up->probe.state != DOTPOOL_REQ_IDLE) {
+		up_probe_arm(up);
+		return;
+	}
+	up_probe_send(up);
+}
+
+int
+dotpool_upstream_set_probe(struct dotpool_upstream* up, const uint8_t* zone,
+	size_t len)
+{
+	uint8_t* w = up->probe_wire;
+	if(!zone || len < 1 || len > 255 || zone[len - 1] != 0)
+		return DOTPOOL_EINVAL;
+	if(up->probe.state != DOTPOOL_REQ_IDLE)
+		return DOTPOOL_EAGAIN;
+	/* RD, one question: the zone's SOA, IN */
+	memset(w, 0, 12);
+	w[2] = 0x01;
+	w[5] = 1;
+	memcpy(w + 12, zone, len);
+	w[12 + len] = 0; w[13 + len] = 6;
+	w[14 + len] = 0; w[15 + len] = 1;
+	up->probe_len = 16 + len;
+	return 0;
+}
+
+void
+dotpool_upstream_probe(struct dotpool_upstream* up)
+{
+	if(!up || !up->probe_send || up->probe.state != DOTPOOL_REQ_IDLE ||
+		up->probe_armed || up->ctx->cfg->probe_interval == 0)
+		return; /* one in flight or due already answers the question;
+			 * probe-interval 0: no probes, client queries verify */
+	up_probe_send(up);
 }
 
 /* ---- what the server's closes teach ------------------------------------ */
@@ -425,7 +488,7 @@ dotpool_up_new(const struct dotpool_ctx* ctx, dotpool_up_send_fn probe_send,
 	/* an upstream the board cannot hold is simply not shared */
 	up->shared = dotpool_board_slot(board, up->label);
 	dotpool_up_set_health(up, DOTPOOL_UP, NULL);
-	dotpool_stats_publish(&up->pub, &up->stats);
+	up_set_verified(up, 0);
 	return up;
 }
 

@@ -2,7 +2,8 @@
  * \file
  * One upstream on one worker (module/upstream.c): its identity, its health
  * (an enum with one setter, capped jittered backoff, active probes while
- * DOWN, the shared health board), its RTT estimate, and what it learned of
+ * DOWN or not yet verified, the shared health board), its RTT estimate,
+ * and what it learned of
  * the server's idle timeout and the rewarm rate. The pool (module/pool.c)
  * keeps the upstream's connections and wait queue in the fields marked
  * "pool's"; this unit calls nothing of the pool's (its probes go out
@@ -34,6 +35,8 @@
 #define DOTPOOL_REWARM_BURST 3
 /** Steady rate of rewarm opens per upstream: one per this many ms. */
 #define DOTPOOL_REWARM_INTERVAL_MS 1000
+/** Largest probe query: header, a name of 255 bytes, type and class. */
+#define DOTPOOL_PROBE_MAX (12 + 255 + 4)
 
 struct dotpool_conn;
 struct dotpool_conn_end;
@@ -119,14 +122,17 @@ struct dotpool_upstream {
 	/** monotonic µs when a query was last sent to this upstream, 0 never
 	 * (probes do not count) */
 	uint64_t last_query_us;
-	/** timer of the active probe while DOWN */
+	/** timer of the active probe while DOWN or unverified */
 	struct event probe_ev;
 	/** whether probe_ev is added */
 	int probe_armed;
-	/** the probe request (". NS"), owned by the upstream */
+	/** the probe request, owned by the upstream */
 	struct dotpool_req probe;
-	/** its query */
-	uint8_t probe_wire[17];
+	/** its query: the zone's apex SOA once dotpool_upstream_set_probe
+	 * named the zone, else ". NS" */
+	uint8_t probe_wire[DOTPOOL_PROBE_MAX];
+	/** length of probe_wire's query, 0 until set */
+	size_t probe_len;
 };
 
 /**

@@ -213,6 +213,30 @@ int dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req);
  */
 void dotpool_pool_cancel(struct dotpool_req* req);
 
+/**
+ * Name the zone the upstream's probes ask about: its apex SOA, which a
+ * server for that zone answers, where ". NS" (the default) may be refused
+ * by one that serves only this zone. Owner thread only.
+ * @param up: the upstream (borrowed).
+ * @param zone: the zone's name in wire format (copied).
+ * @param len: its length.
+ * @return 0, DOTPOOL_EINVAL for a bad name, DOTPOOL_EAGAIN while a probe
+ *	is in flight.
+ */
+int dotpool_upstream_set_probe(struct dotpool_upstream* up,
+	const uint8_t* zone, size_t len);
+
+/**
+ * Probe the upstream now (its zone's SOA, see dotpool_upstream_set_probe;
+ * ". NS" without one), as a DOWN upstream is probed: the
+ * answer verifies it (dotpool_upstream_up), a failure counts against its
+ * health, and it is probed every probe-interval until it has answered.
+ * Nothing when a probe is in flight or due, or with probe-interval 0.
+ * Owner thread only.
+ * @param up: the upstream (borrowed).
+ */
+void dotpool_upstream_probe(struct dotpool_upstream* up);
+
 /** Health of an upstream now. */
 enum dotpool_health dotpool_upstream_health(const struct dotpool_upstream* up);
 

@@ -73,6 +73,10 @@ struct dotpool_stats {
 	int64_t conns_idle;
 	/** gauge: requests waiting for a connection */
 	int64_t queued;
+	/** gauge: 1 while the upstream has not answered a DNS query since it
+	 * was created (a probe or a client's), 0 after: a new upstream is
+	 * tried by selection, but nobody has seen it work yet */
+	int64_t unverified;
 	/** gauge: health state (enum dotpool_health) */
 	int64_t health;
 } __attribute__((aligned(8)));

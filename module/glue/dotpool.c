@@ -666,6 +666,7 @@ init(struct module_env* env, int id)
 	if(!de)
 		return 0;
 	dm->dyn_env = de;
+	de->warm = dotpool_warm_start(de, env->cfg);
 	return 1;
 }
 
@@ -677,7 +678,8 @@ deinit(struct module_env* env, int id)
 	int i;
 	if(!de)
 		return;
-	/* first the thread that reads the pools */
+	/* first the threads that read the worker slots and the pools */
+	dotpool_warm_stop(de->warm);
 	dotpool_metrics_stop(de->metrics);
 	/* Unbound has freed the workers' event bases already: free memory,
 	 * close sockets, but touch no event. */
@@ -715,6 +717,21 @@ note_fast_reload(struct dotpool_env* de, struct module_env* env)
 		"changes there", de->cfg->path ? de->cfg->path : "dotpool.conf");
 }
 
+/**
+ * The warm-up query: the worker builds its pool and upstreams (the point
+ * of the query), and the name is answered here, never forwarded: NXDOMAIN,
+ * which is how the warm-up thread knows dotpool, not Unbound, answered.
+ */
+static void
+warm_answer(struct dotpool_env* de, struct module_qstate* qstate, int id)
+{
+	(void)dotpool_worker_get(de, qstate->env);
+	qstate->no_cache_store = 1;
+	qstate->return_rcode = LDNS_RCODE_NXDOMAIN;
+	qstate->return_msg = NULL;
+	qstate->ext_state[id] = module_finished;
+}
+
 void
 operate(struct module_qstate* qstate, enum module_ev event, int id,
 	struct outbound_entry* outbound)
@@ -727,6 +744,10 @@ operate(struct module_qstate* qstate, enum module_ev event, int id,
 	switch(event) {
 	case module_event_new:
 	case module_event_pass:
+		if(de && !dq && dotpool_warm_is_query(&qstate->qinfo)) {
+			warm_answer(de, qstate, id);
+			return;
+		}
 		if(de)
 			note_fast_reload(de, qstate->env);
 		if(dq && dotpool_query_waiting(dq))

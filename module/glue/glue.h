@@ -5,8 +5,8 @@
  * headers (their struct layouts depend on Unbound's version and configure
  * options): dotpool.c (the module's entry points), worker.c (a worker's
  * state), query.c (a query's path), cname.c (CNAME chains), zoneplan.c
- * (plans from delegation points), and the headers glue.h, compat.h,
- * query.h, cname.h, zoneplan.h.
+ * (plans from delegation points), warm.c (the start-up warm-up), and the
+ * headers glue.h, compat.h, query.h, cname.h, zoneplan.h.
  */
 #ifndef DOTPOOL_GLUE_H
 #define DOTPOOL_GLUE_H
@@ -22,6 +22,8 @@ struct dotpool_tls;
 struct dotpool_metrics;
 struct dotpool_plans;
 struct dotpool_timers;
+struct dotpool_warm;
+struct config_file;
 
 /** Module-wide state, in dynlibmod_env.dyn_env; shared by all workers. */
 struct dotpool_env {
@@ -60,6 +62,9 @@ struct dotpool_env {
 	const void* cfg_mark;
 	/** set (atomic) once the fast_reload note has been logged */
 	int fast_reload_noted;
+	/** the start-up thread that has every worker build its upstreams,
+	 * or NULL (module/glue/warm.c) */
+	struct dotpool_warm* warm;
 };
 
 /** A forward-first zone falling back to Unbound's iterator now. */
@@ -115,5 +120,23 @@ void dotpool_worker_free(struct dotpool_worker* w, int base_alive);
 
 /** Bytes a worker holds, as its owner published them; any thread. */
 size_t dotpool_worker_mem(const struct dotpool_worker* w);
+
+/**
+ * Start the warm-up thread: it asks Unbound's own listening address for
+ * dotpool's reserved warm-up name until every worker has made its pool.
+ * Called by init (no worker runs yet); the addresses are copied from cfg.
+ * @param de: the module state; must outlive the thread.
+ * @param cfg: Unbound's configuration.
+ * @return the thread's state, or NULL (nothing to warm, or logged).
+ */
+struct dotpool_warm* dotpool_warm_start(struct dotpool_env* de,
+	struct config_file* cfg);
+
+/** Stop the warm-up thread and wait for it; NULL is fine. */
+void dotpool_warm_stop(struct dotpool_warm* w);
+
+/** Whether a query is dotpool's warm-up query (answered by operate on
+ * the spot, never forwarded). */
+int dotpool_warm_is_query(const struct query_info* q);
 
 #endif /* DOTPOOL_GLUE_H */

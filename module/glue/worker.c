@@ -6,6 +6,7 @@
  * bases. What other threads read of it is published (dotpool_worker_mem).
  */
 #include "module/glue/glue.h"
+#include "module/glue/zoneplan.h"
 #include <stdlib.h>
 #include "util/netevent.h"
 #include "util/ub_event.h"
@@ -65,6 +66,9 @@ dotpool_worker_get(struct dotpool_env* de, struct module_env* env)
 	/* selection's generator, seeded from Unbound's per-worker one */
 	w->ctl.rnd = ((uint64_t)ub_random(env->rnd) << 32) |
 		(uint64_t)ub_random(env->rnd) | 1;
+	/* before the slot is published: whoever sees the slot (the warm-up
+	 * thread, the metrics) sees every upstream of the worker */
+	(void)dotpool_zone_plans_prepare(w);
 	/* the metrics thread reads the slot */
 	__atomic_store_n(&de->workers[n], w, __ATOMIC_RELEASE);
 	return w;

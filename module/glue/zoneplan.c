@@ -7,12 +7,16 @@
  * since: a comparison of a few addresses per query.
  */
 #include "module/glue/zoneplan.h"
+#include "module/glue/compat.h"
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include "util/config_file.h"
 #include "util/net_help.h"
 #include "util/data/dname.h"
 #include "iterator/iter_delegpt.h"
 #include "sldns/rrdef.h"
+#include "sldns/str2wire.h"
 #include "dotpool/plan.h"
 
 /** Whether plan p was built from exactly dp's forward-addrs. */
@@ -87,8 +91,16 @@ upstream_of(struct dotpool_worker* w, const struct dotpool_plan* p,
 		a->addrlen, a->tls_auth_name, *ucfgp, p->profile);
 	if(up && !dotpool_upstream_zone(up)) {
 		char zone[LDNS_MAX_DOMAINLEN + 1];
+		uint8_t wire[LDNS_MAX_DOMAINLEN + 1];
+		size_t wlen = sizeof(wire);
 		dname_str(p->name, zone);
 		dotpool_upstream_set_zone(up, zone);
+		/* probes ask about the zone the upstream is labelled with
+		 * (the same on every worker): a server for one zone may
+		 * refuse '.' */
+		if(dotpool_upstream_zone(up) && sldns_str2wire_dname_buf(
+			dotpool_upstream_zone(up), wire, &wlen) == 0)
+			(void)dotpool_upstream_set_probe(up, wire, wlen);
 	}
 	return up;
 }
@@ -134,4 +146,42 @@ dotpool_zone_plan(struct dotpool_worker* w, struct delegpt* dp,
 	if(p && plan_current(p, dp))
 		return p;
 	return plan_build(w, dp, qclass);
+}
+
+int
+dotpool_zone_plans_prepare(struct dotpool_worker* w)
+{
+	struct module_env* env = w->env;
+	struct config_stub* s;
+	int n = 0;
+	/* The zones are named by the configuration, their live forward-addrs
+	 * are read from the forwarders under their lock, as a query reads
+	 * them: the plans (and upstreams) are the ones queries will use. */
+	for(s = env->cfg->forwards; s; s = s->next) {
+		struct dotpool_plan* p = NULL;
+		struct delegpt* dp;
+		uint8_t* name;
+		size_t len = 0;
+		int i;
+		if(!(s->ssl_upstream || env->cfg->ssl_upstream) || !s->name ||
+			!(name = sldns_str2wire_dname(s->name, &len)))
+			continue;
+		dp = dotpool_fwd_lookup(env->fwds, name, LDNS_RR_CLASS_IN);
+		/* forward-host only: the iterator resolves it, as for a
+		 * query */
+		if(dp && query_dname_compare(dp->name, name) == 0 &&
+			(dp->ssl_upstream || env->cfg->ssl_upstream) &&
+			dp->target_list)
+			p = dotpool_zone_plan(w, dp, LDNS_RR_CLASS_IN);
+		if(dp)
+			dotpool_fwd_unlock(env->fwds);
+		free(name);
+		for(i = 0; p && i < p->n; i++) {
+			/* its health is known before the first client query
+			 * (and, with prewarm, its connection open) */
+			dotpool_upstream_probe(p->e[i].up);
+			n++;
+		}
+	}
+	return n;
 }

@@ -27,4 +27,17 @@ struct dotpool_plan;
 struct dotpool_plan* dotpool_zone_plan(struct dotpool_worker* w,
 	struct delegpt* dp, uint16_t qclass);
 
+/**
+ * Build the worker's plan of every TLS forward zone of the configuration
+ * now, creating their upstreams, and probe each upstream once, so that
+ * their health is known (and, with prewarm, their connections open) before
+ * the first client query. The
+ * worker's own thread only, once, when its state is made; takes the
+ * forwarders' read lock itself.
+ * @param w: the worker.
+ * @return the number of plan entries made and probed (a probe already
+ *	in flight or due counts).
+ */
+int dotpool_zone_plans_prepare(struct dotpool_worker* w);
+
 #endif /* DOTPOOL_ZONEPLAN_H */

@@ -6,7 +6,10 @@
 dp_require dig openssl python3
 
 dp_upstream_start up
-dp_unbound_start dp <<EOF2
+# this test counts the client's traffic from the first query on: no
+# start-up probe (probe-interval: 0; test_ready_start covers the probes)
+printf 'dotpool:\n\tprobe-interval: 0\n' >"$DP_TMP/noprobe.conf"
+dp_unbound_start dp -c "$DP_TMP/noprobe.conf" <<EOF2
 $(dp_forward_tls "$DP_ZONE" up)
 EOF2
 port=$(dp_get dp port)

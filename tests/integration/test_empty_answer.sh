@@ -14,9 +14,11 @@ dp_require python3 dig openssl
 
 BAD=192.0.2.1
 GOOD=192.0.2.2
+# the queries counted are the client's: no start-up probe
 cat >"$DP_TMP/dotpool.conf" <<EOF
 dotpool:
 	policy: ordered
+	probe-interval: 0
 EOF
 df_start bad $BAD --fault empty
 df_start good $GOOD

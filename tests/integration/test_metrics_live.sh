@@ -8,7 +8,8 @@ dp_require dig curl promtool openssl python3
 
 mport=$(dp_free_port)
 conf=$DP_TMP/dotpool.conf
-printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n' "$mport" >"$conf"
+# the counts below are the client's: no start-up probe (probe-interval 0)
+printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n\tprobe-interval: 0\n' "$mport" >"$conf"
 
 dp_upstream_start up
 dp_unbound_start dp -c "$conf" <<EOF2

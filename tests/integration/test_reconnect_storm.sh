@@ -17,7 +17,8 @@ dp_require dig python3 openssl
 
 df_start up 192.0.2.1 --fault close-after:1
 
-printf 'dotpool:\n\trewarm-window: 60000\n' >"$DP_TMP/dp.conf"
+# the counts below are the client's: no start-up probe (probe-interval 0)
+printf 'dotpool:\n\trewarm-window: 60000\n\tprobe-interval: 0\n' >"$DP_TMP/dp.conf"
 dp_unbound_start dp -c "$DP_TMP/dp.conf" < <(df_forward "$DP_ZONE" up)
 port=$(dp_get dp port)
 

@@ -52,8 +52,9 @@ forward-zone:
 start_dp() {
 	local conf=$DP_TMP/$1.dotpool.conf mport
 	mport=$(dp_free_port)
-	printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n%s\n' "$mport" \
-		"${2:-}" >"$conf"
+	# the handshakes counted are the client's: no start-up probe
+	printf 'dotpool:\n\tmetrics-listen: 127.0.0.1@%s\n\tprobe-interval: 0\n%s\n' \
+		"$mport" "${2:-}" >"$conf"
 	dp_unbound_start "$1" -c "$conf" <<EOF
 $zones
 EOF

@@ -17,7 +17,9 @@ df_start up 192.0.2.1 --idle 0.5
 
 # start NAME WINDOW_MS: an Unbound forwarding the test zone to the server.
 start() {
-	printf 'dotpool:\n\trewarm-window: %s\n' "$2" >"$DP_TMP/$1.conf"
+	# the counts below are the client's: no start-up probe
+	printf 'dotpool:\n\trewarm-window: %s\n\tprobe-interval: 0\n' "$2" \
+		>"$DP_TMP/$1.conf"
 	dp_unbound_start "$1" -c "$DP_TMP/$1.conf" < <(df_forward "$DP_ZONE" up)
 }
 

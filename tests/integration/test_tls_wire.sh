@@ -46,7 +46,10 @@ fwd="forward-zone:
 	name: \"$DP_ZONE.\"
 	forward-addr: $(df_addr up)
 	forward-tls-upstream: yes"
-dp_unbound_start dp <<EOF
+# this test counts the client's traffic from the first query on: no
+# start-up probe (probe-interval: 0; test_ready_start covers the probes)
+printf 'dotpool:\n\tprobe-interval: 0\n' >"$DP_TMP/noprobe.conf"
+dp_unbound_start dp -c "$DP_TMP/noprobe.conf" <<EOF
 $fwd
 EOF
 port=$(dp_get dp port)
@@ -104,7 +107,7 @@ assert_ge "${hist#0:}" "$n" "padded queries counted by the DoT server"
 
 # Without padding, the same names give lengths that are not all multiples.
 df_ctl up reset >/dev/null
-dp_unbound_start nopad <<EOF
+dp_unbound_start nopad -c "$DP_TMP/noprobe.conf" <<EOF
 	pad-queries: no
 $fwd
 EOF

@@ -122,6 +122,8 @@ test_render_exact(void)
 		"dotpool_queries_queued{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 27",
 		"# TYPE dotpool_upstream_up gauge",
 		"dotpool_upstream_up{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 0",
+		"# TYPE dotpool_upstream_verified gauge",
+		"dotpool_upstream_verified{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 1",
 		"# TYPE dotpool_upstream_health gauge",
 		"dotpool_upstream_health{upstream=\"" UP1 "\",zone=\"" ZONE1 "\",state=\"up\"} 0",
 		"dotpool_upstream_health{upstream=\"" UP1 "\",zone=\"" ZONE1 "\",state=\"backoff\"} 1",
@@ -206,7 +208,7 @@ test_render_families(void)
 			"metrics: sample %s belongs to the family %s above it",
 			name, cur);
 	}
-	UNIT_CHECKF(ntypes == 20, "metrics: 20 families rendered, got %d",
+	UNIT_CHECKF(ntypes == 21, "metrics: 21 families rendered, got %d",
 		ntypes);
 	UNIT_CHECK(samples > 40, "metrics: samples were rendered");
 	dotpool_metrics_buf_free(&out);
@@ -378,6 +380,47 @@ test_escape(void)
 }
 
 /** Adding the same labels twice merges; health takes the worst. */
+/** An upstream is up only once it answered, on every worker that has it:
+ * a new one is healthy for selection but not up for readiness. */
+static void
+test_unverified(void)
+{
+	struct dotpool_metrics_snapshot* snap = dotpool_metrics_snapshot_new();
+	struct dotpool_metrics_buf out = { NULL, 0, 0 };
+	struct dotpool_stats fresh, seen;
+
+	UNIT_REQUIRE(snap != NULL, "metrics: snapshot_new allocates");
+	memset(&fresh, 0, sizeof(fresh));
+	memset(&seen, 0, sizeof(seen));
+	fresh.health = DOTPOOL_UP;
+	fresh.unverified = 1;
+	seen.health = DOTPOOL_UP;
+	UNIT_CHECK(dotpool_metrics_snapshot_add(snap, UP1, ZONE1, &fresh) == 0 &&
+		dotpool_metrics_snapshot_add(snap, "b@853", ZONE1, &seen) == 0 &&
+		dotpool_metrics_snapshot_add(snap, "b@853", ZONE1, &fresh) == 0 &&
+		dotpool_metrics_snapshot_add(snap, "c@853", ZONE1, &seen) == 0 &&
+		dotpool_metrics_snapshot_add(snap, "c@853", ZONE1, &seen) == 0,
+		"metrics: snapshot_add succeeds");
+	UNIT_REQUIRE(dotpool_metrics_render(snap, &out) == 0,
+		"metrics: render succeeds");
+	UNIT_CHECK(has_line(out.data, "dotpool_upstream_up{upstream=\"" UP1
+		"\",zone=\"" ZONE1 "\"} 0") && has_line(out.data,
+		"dotpool_upstream_verified{upstream=\"" UP1 "\",zone=\"" ZONE1
+		"\"} 0"), "metrics: a new upstream is not up before it answered");
+	UNIT_CHECK(has_line(out.data, "dotpool_upstream_up{upstream=\"b@853\","
+		"zone=\"" ZONE1 "\"} 0"),
+		"metrics: not up while one worker has not seen it answer");
+	UNIT_CHECK(has_line(out.data, "dotpool_upstream_up{upstream=\"c@853\","
+		"zone=\"" ZONE1 "\"} 1") && has_line(out.data,
+		"dotpool_upstream_verified{upstream=\"c@853\",zone=\"" ZONE1
+		"\"} 1"), "metrics: up once every worker saw it answer");
+	UNIT_CHECK(has_line(out.data, "dotpool_upstream_health{upstream=\"" UP1
+		"\",zone=\"" ZONE1 "\",state=\"up\"} 1"),
+		"metrics: the health state of a new upstream stays up");
+	dotpool_metrics_buf_free(&out);
+	dotpool_metrics_snapshot_free(snap);
+}
+
 static void
 test_merge(void)
 {
@@ -428,6 +471,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		{ "render exact lines", test_render_exact },
 		{ "render families", test_render_families },
+		{ "unverified upstream", test_unverified },
 		{ "render empty", test_render_empty },
 		{ "latency histogram", test_histogram },
 		{ "label escaping", test_escape },

@@ -5,7 +5,7 @@
  * DOWN) with its capped, jittered backoff and the counters' mirror of it,
  * the RTT estimate, what a connection's end teaches about the server's
  * idle timeout, the rewarm decision and rate, and the probes of a DOWN
- * upstream (through a fake send). No socket, no pool.
+ * or unverified upstream (through a fake send). No socket, no pool.
  */
 #include <string.h>
 #include <unistd.h>
@@ -30,17 +30,25 @@ fake_init(struct fake_ctx* f)
 	f->cfg.rewarm_window = 5000;
 }
 
-/** An upstream 127.0.0.1@853#dot.test, strict, with no pool (no probes). */
+/** An upstream 127.0.0.1@853#dot.test whose probes go out by send. */
 static struct dotpool_upstream*
-fake_up(struct fake_ctx* f, enum dotpool_profile profile)
+new_up(struct fake_ctx* f, dotpool_up_send_fn send,
+	enum dotpool_profile profile)
 {
 	struct sockaddr_in sin;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(853);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return dotpool_up_new(&f->ctx, NULL, NULL, (struct sockaddr*)&sin,
+	return dotpool_up_new(&f->ctx, send, NULL, (struct sockaddr*)&sin,
 		sizeof(sin), "dot.test", NULL, profile);
+}
+
+/** The same with no pool (no probes). */
+static struct dotpool_upstream*
+fake_up(struct fake_ctx* f, enum dotpool_profile profile)
+{
+	return new_up(f, NULL, profile);
 }
 
 static void
@@ -359,19 +367,13 @@ test_probe(void)
 {
 	struct fake_ctx f;
 	struct dotpool_upstream* up;
-	struct sockaddr_in sin;
 	static const uint8_t q[17] = { 0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0,
 		0, 0, 2, 0, 1 };
 	uint8_t servfail[17];
 	fake_init(&f);
 	f.cfg.probe_interval = 20;
 	f.cfg.attempt_timeout = 700;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(853);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	up = dotpool_up_new(&f.ctx, fake_send, NULL, (struct sockaddr*)&sin,
-		sizeof(sin), "dot.test", NULL, DOTPOOL_PROFILE_STRICT);
+	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
 	UNIT_REQUIRE(up != NULL, "upstream: created");
 	probe_sent = NULL;
 	probe_sends = probe_send_ret = 0;
@@ -415,6 +417,64 @@ test_probe(void)
 	fake_free(&f, up);
 }
 
+/** A new upstream is unverified until it answers: one probe now asks its
+ * zone's SOA, a probe that ends without an answer is repeated on the timer
+ * even while UP, an answer verifies it and ends the probing; with
+ * probe-interval 0 nothing is probed. */
+static void
+test_verify_probe(void)
+{
+	struct fake_ctx f;
+	struct dotpool_upstream* up;
+	struct dotpool_stats st;
+	static const uint8_t zone[] = "\003dot\004test";
+	static const uint8_t soa[12 + sizeof(zone) + 4] = { 0, 0, 0x01, 0, 0,
+		1, 0, 0, 0, 0, 0, 0, 3, 'd', 'o', 't', 4, 't', 'e', 's', 't', 0,
+		0, 6, 0, 1 };
+	fake_init(&f);
+	f.cfg.probe_interval = 20;
+	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	probe_sent = NULL;
+	probe_sends = probe_send_ret = 0;
+	dotpool_upstream_stats_read(up, &st);
+	UNIT_CHECK(st.unverified == 1 && st.health == DOTPOOL_UP,
+		"upstream: a new one is UP but published unverified");
+	UNIT_CHECK(dotpool_upstream_set_probe(up, zone, sizeof(zone) - 1) ==
+		DOTPOOL_EINVAL && dotpool_upstream_set_probe(up, NULL, 0) ==
+		DOTPOOL_EINVAL, "upstream: a probe name without its root "
+		"label is refused");
+	UNIT_REQUIRE(dotpool_upstream_set_probe(up, zone, sizeof(zone)) == 0,
+		"upstream: the probe names the zone");
+	dotpool_upstream_probe(up);
+	UNIT_REQUIRE(probe_sends == 1 && probe_sent == &up->probe,
+		"upstream: probed at once");
+	UNIT_CHECK(probe_sent->len == sizeof(soa) && memcmp(probe_sent->wire,
+		soa, sizeof(soa)) == 0, "upstream: the probe asks the zone's "
+		"SOA, class IN, RD");
+	probe_sent->done(probe_sent, DOTPOOL_ETIMEOUT, NULL, 0);
+	UNIT_CHECK(up->probe_armed, "upstream: unverified, a probe without "
+		"an answer is repeated although UP");
+	run_probe_timer(&f);
+	UNIT_CHECK(probe_sends == 2 && probe_sent->len == sizeof(soa),
+		"upstream: and the timer sends it again");
+	dotpool_up_success(up);
+	dotpool_upstream_stats_read(up, &st);
+	UNIT_CHECK(st.unverified == 0 && !up->probe_armed, "upstream: an "
+		"answer verifies it and stops the probing");
+	probe_sent->done(probe_sent, 0, (uint8_t*)soa, sizeof(soa));
+	UNIT_CHECK(!up->probe_armed, "upstream: verified and UP, the "
+		"probe's end arms nothing");
+	dotpool_up_free(up, 1);
+	f.cfg.probe_interval = 0;
+	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	dotpool_upstream_probe(up);
+	UNIT_CHECK(probe_sends == 2 && !up->probe_armed, "upstream: "
+		"probe-interval 0 sends no probe (client queries verify)");
+	fake_free(&f, up);
+}
+
 int
 main(void)
 {
@@ -426,6 +486,7 @@ main(void)
 		{ "idle_learning", test_idle_learning },
 		{ "rewarm", test_rewarm },
 		{ "probe", test_probe },
+		{ "verify_probe", test_verify_probe },
 		{ NULL, NULL }
 	};
 	return unit_run("upstream", tests);
