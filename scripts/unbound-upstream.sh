@@ -61,15 +61,24 @@ fi
 tarball=unbound-$version.tar.gz
 [ -f "$tarballs/$tarball" ] || die "$tarballs/$tarball does not exist"
 
+# The physical path: a build records its prefix (unbound -V, config.h), and
+# a cache reached through a symlink (a worktree's or a CI clone's .cache)
+# must name the same directories whichever checkout asks.
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd -P)
 work=$cache/unbound-$version-$flavour
 src=$work/src
 prefix=$work/prefix
 done_line="UNBOUND_SRC=$src UNBOUND_PREFIX=$prefix"
 if [ -f "$work/.built" ] && [ -x "$prefix/sbin/unbound" ] &&
    [ -f "$src/config.h" ]; then
-	log "cached: $work"
-	echo "$done_line"
-	exit 0
+	if "$prefix/sbin/unbound" -V | grep -q -- "--prefix=$prefix "; then
+		log "cached: $work"
+		echo "$done_line"
+		exit 0
+	fi
+	log "cached build at $work was made for another path: rebuilding"
+	rm -f "$work/.built" "$work/.configured"
 fi
 if [ -n "$headers_only" ] && [ -f "$work/.configured" ] &&
    [ -f "$src/config.h" ]; then
