@@ -12,6 +12,7 @@
 #define _GNU_SOURCE 1 /* memmem */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,17 @@
 #define ABI_ADVICE "rebuild dotpool against the configured source tree " \
 	"of the running Unbound (the same version and configure line as " \
 	"`unbound -V` prints, plus --with-dynlibmodule) and load that build"
+
+/** A readable piece of the executable's image. */
+struct region {
+	/** start */
+	const unsigned char* p;
+	/** length */
+	size_t len;
+};
+
+/** At most this many loaded segments are searched (an ELF has a handful). */
+#define ABI_MAX_REGIONS 16
 
 /**
  * Whether the string s occurs in the map as a whole string: NUL (or the
@@ -51,20 +63,20 @@ map_has_cstring(const unsigned char* map, size_t len, const char* s)
 
 /**
  * Find the version the executable announces: Unbound compiles in
- * PACKAGE_STRING, "unbound X.Y.Z". Copies what follows "unbound " into out.
+ * PACKAGE_STRING, "unbound X.Y.Z". Copies what follows "unbound " into out
+ * and returns 1; 0 when there is none.
  */
-static void
+static int
 find_version(const unsigned char* map, size_t len, char* out, size_t outlen)
 {
 	static const char pfx[] = "unbound ";
 	const unsigned char* p = map;
 	size_t left = len;
-	snprintf(out, outlen, "unknown");
 	while(left > sizeof(pfx)) {
 		const unsigned char* hit = memmem(p, left, pfx, sizeof(pfx)-1);
 		size_t i, n;
 		if(!hit)
-			return;
+			return 0;
 		/* PACKAGE_STRING is a whole string: NUL before, digits after */
 		n = (size_t)(hit - map);
 		if((n == 0 || map[n-1] == 0) && n + sizeof(pfx) < len &&
@@ -75,13 +87,13 @@ find_version(const unsigned char* map, size_t len, char* out, size_t outlen)
 				out[i] = (char)v[i];
 			if(v+i < map+len && v[i] == 0) {
 				out[i] = 0;
-				return;
+				return 1;
 			}
 		}
 		left -= (size_t)(hit - p) + 1;
 		p = hit + 1;
 	}
-	snprintf(out, outlen, "unknown");
+	return 0;
 }
 
 /**
@@ -188,43 +200,48 @@ msg_done(struct msg* m, char** err)
 	*err = m->s;
 }
 
-int
-dotpool_abi_check(const char* exe, const char* version,
+/** Whether any region holds s as a whole string. */
+static int
+regions_have_cstring(const struct region* r, size_t n, const char* s)
+{
+	size_t i;
+	for(i = 0; i < n; i++)
+		if(map_has_cstring(r[i].p, r[i].len, s))
+			return 1;
+	return 0;
+}
+
+/**
+ * The check itself, on the regions of an image; what names the image in
+ * messages. Same contract as dotpool_abi_check.
+ */
+static int
+check_regions(const struct region* r, size_t nr, const char* version,
 	const char* confline, const struct dotpool_abi_feature* features,
 	size_t nfeatures, void* (*lookup)(const char* symbol), char** err)
 {
-	int fd = -1, ret = DOTPOOL_EIO;
-	struct stat st;
-	unsigned char* map = MAP_FAILED;
+	int ret = DOTPOOL_ENOMEM;
 	char running[64];
 	char* want = NULL;
 	int* have = NULL;
 	struct msg m = { NULL, 0, 0 };
-	const char* rline;
+	const char* rline = NULL;
 	size_t i, rlen = 0;
 	int bad_version, bad_line, bad_feature = 0;
 
 	*err = NULL;
-	fd = open(exe, O_RDONLY | O_CLOEXEC);
-	if(fd == -1 || fstat(fd, &st) != 0 || st.st_size <= 0) {
-		msg_add(&m, "cannot read %s to check the Unbound build: %s",
-			exe, strerror(errno));
-		goto done;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if(map == MAP_FAILED) {
-		msg_add(&m, "cannot map %s to check the Unbound build: %s",
-			exe, strerror(errno));
-		goto done;
-	}
-	ret = DOTPOOL_ENOMEM;
 	if(!(want = malloc(strlen(version) + sizeof("unbound "))) ||
 		(nfeatures && !(have = calloc(nfeatures, sizeof(*have)))))
 		goto done;
 	sprintf(want, "unbound %s", version);
-	find_version(map, (size_t)st.st_size, running, sizeof(running));
-	bad_version = !map_has_cstring(map, (size_t)st.st_size, want);
-	bad_line = !map_has_cstring(map, (size_t)st.st_size, confline);
+	snprintf(running, sizeof(running), "unknown");
+	for(i = 0; i < nr; i++)
+		if(find_version(r[i].p, r[i].len, running, sizeof(running)))
+			break;
+	if(i == nr)
+		snprintf(running, sizeof(running), "unknown");
+	bad_version = !regions_have_cstring(r, nr, want);
+	bad_line = !regions_have_cstring(r, nr, confline);
 	for(i = 0; i < nfeatures; i++) {
 		have[i] = lookup ? lookup(features[i].symbol) != NULL :
 			features[i].expected;
@@ -242,7 +259,8 @@ dotpool_abi_check(const char* exe, const char* version,
 		confline, running);
 	if(lookup)
 		msg_features(&m, features, nfeatures, have);
-	rline = find_confline(map, (size_t)st.st_size, &rlen);
+	for(i = 0; i < nr && !rline; i++)
+		rline = find_confline(r[i].p, r[i].len, &rlen);
 	if(rline)
 		msg_add(&m, " configured as '%.*s'", (int)rlen, rline);
 	msg_add(&m, " (differs in %s%s%s%s%s)", bad_version ? "version" : "",
@@ -266,9 +284,100 @@ done:
 	msg_done(&m, err);
 	free(want);
 	free(have);
-	if(map != MAP_FAILED)
-		munmap(map, (size_t)st.st_size);
-	if(fd != -1)
-		close(fd);
 	return ret;
+}
+
+/** An I/O refusal: the message names what could not be read. */
+static int
+refuse_io(char** err, const char* fmt, const char* what, int e)
+{
+	struct msg m = { NULL, 0, 0 };
+	msg_add(&m, fmt, what, strerror(e));
+	msg_done(&m, err);
+	return DOTPOOL_EIO;
+}
+
+int
+dotpool_abi_check(const char* exe, const char* version,
+	const char* confline, const struct dotpool_abi_feature* features,
+	size_t nfeatures, void* (*lookup)(const char* symbol), char** err)
+{
+	int fd, ret;
+	struct stat st;
+	struct region r;
+	void* map;
+
+	*err = NULL;
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if(fd == -1 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+		int e = errno;
+		if(fd != -1)
+			close(fd);
+		return refuse_io(err, "cannot read %s to check the Unbound "
+			"build: %s", exe, e);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if(map == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return refuse_io(err, "cannot map %s to check the Unbound "
+			"build: %s", exe, e);
+	}
+	r.p = map;
+	r.len = (size_t)st.st_size;
+	ret = check_regions(&r, 1, version, confline, features, nfeatures,
+		lookup, err);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return ret;
+}
+
+/** What dl_iterate_phdr found of the main program. */
+struct self_image {
+	/** its readable loaded segments */
+	struct region r[ABI_MAX_REGIONS];
+	/** how many */
+	size_t n;
+};
+
+/**
+ * dl_iterate_phdr visits the main program first (on glibc, musl and the
+ * BSDs alike): keep its readable PT_LOAD segments, which hold its string
+ * constants, and stop.
+ */
+static int
+self_segments(struct dl_phdr_info* info, size_t size, void* arg)
+{
+	struct self_image* img = arg;
+	int i;
+	(void)size;
+	for(i = 0; i < (int)info->dlpi_phnum && img->n < ABI_MAX_REGIONS; i++) {
+		const ElfW(Phdr)* ph = &info->dlpi_phdr[i];
+		if(ph->p_type != PT_LOAD || !(ph->p_flags & PF_R) ||
+			ph->p_filesz == 0)
+			continue;
+		/* p_filesz, not p_memsz: the rest is .bss, zeroes */
+		img->r[img->n].p = (const unsigned char*)(info->dlpi_addr +
+			ph->p_vaddr);
+		img->r[img->n].len = (size_t)ph->p_filesz;
+		img->n++;
+	}
+	return 1;
+}
+
+int
+dotpool_abi_check_self(const char* version, const char* confline,
+	const struct dotpool_abi_feature* features, size_t nfeatures,
+	void* (*lookup)(const char* symbol), char** err)
+{
+	struct self_image img;
+	img.n = 0;
+	*err = NULL;
+	(void)dl_iterate_phdr(self_segments, &img);
+	if(img.n == 0)
+		return refuse_io(err, "cannot find the loaded segments of %s "
+			"to check the Unbound build: %s", "the running program",
+			ENOENT);
+	return check_regions(img.r, img.n, version, confline, features,
+		nfeatures, lookup, err);
 }

@@ -85,12 +85,6 @@ case " $modules " in
 	"FreeBSD's port and OPNsense have one; Debian: docs/deploying.md)" ;;
 esac
 
-if [ "$(uname -s)" != Linux ]; then
-	log "warning: the module checks the daemon it is loaded into by reading" \
-		"/proc/self/exe, which $(uname -s) does not have: it refuses to" \
-		"load there until that check is ported (docs/deploying.md)"
-fi
-
 if [ -z "$work" ]; then
 	work=$top/.build-for-unbound/unbound-$version-$(printf '%s' "$line" |
 		ubt_sha256 | cut -c1-12)
@@ -237,10 +231,5 @@ server:
 dynlib:
 	dynlib-file: "$dynlib_file"
 EOF
-	if [ -n "$chroot" ]; then
-		log "note: the module checks the daemon it is loaded into through" \
-			"/proc/self/exe, which must exist inside the chroot $chroot" \
-			"(bind-mount /proc there, or run without chroot)"
-	fi
 fi
 echo "DOTPOOL_MODULE=$module DOTPOOL_BUILD=$build UNBOUND_SRC=$src MODULEDIR=$moduledir"

@@ -23,8 +23,9 @@ struct dotpool_abi_feature {
 };
 
 /**
- * Check the running Unbound against the build we were compiled for.
- * @param exe: the executable to inspect, normally "/proc/self/exe".
+ * Check an Unbound executable file against the build we were compiled for
+ * (tests, and tools that inspect a daemon on disk).
+ * @param exe: the executable to inspect.
  * @param version: the version we were built for, e.g. "1.17.1".
  * @param confline: the configure line we were built for.
  * @param features: array of features, may be NULL.
@@ -40,5 +41,15 @@ struct dotpool_abi_feature {
 int dotpool_abi_check(const char* exe, const char* version,
 	const char* confline, const struct dotpool_abi_feature* features,
 	size_t nfeatures, void* (*lookup)(const char* symbol), char** err);
+
+/**
+ * Check the running Unbound, as it is loaded in this process (the main
+ * program's readable segments: no /proc needed, so it works in a chroot and
+ * on systems without procfs). Parameters and return as dotpool_abi_check;
+ * DOTPOOL_EIO when the main program's segments cannot be found.
+ */
+int dotpool_abi_check_self(const char* version, const char* confline,
+	const struct dotpool_abi_feature* features, size_t nfeatures,
+	void* (*lookup)(const char* symbol), char** err);
 
 #endif /* DOTPOOL_ABI_H */

@@ -120,9 +120,8 @@ abi_guard(void)
 		{ "dynlib module", "dynlibmod_get_funcblock", 1 }
 	};
 	char* err = NULL;
-	if(dotpool_abi_check("/proc/self/exe", PACKAGE_VERSION, CONFCMDLINE,
-		features, sizeof(features)/sizeof(features[0]), lookup_symbol,
-		&err) != 0) {
+	if(dotpool_abi_check_self(PACKAGE_VERSION, CONFCMDLINE, features,
+		sizeof(features)/sizeof(features[0]), lookup_symbol, &err) != 0) {
 		/* the whole message: it ends with what to do */
 		log_err("dotpool: not loaded: %s", err ? err : "out of memory "
 			"checking the Unbound build");

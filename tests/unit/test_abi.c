@@ -253,6 +253,50 @@ test_self(void)
 	free(err);
 }
 
+/* What this test program "announces" as a daemon would: whole strings in
+ * its read-only data, where dotpool_abi_check_self must find them in memory,
+ * with no file and no /proc. `used` keeps them though nothing reads them. */
+__attribute__((used)) static const char self_version[] = "unbound 3.141.59";
+__attribute__((used)) static const char self_confline[] =
+	"--prefix=/opt/self --with-dynlibmodule";
+
+static void
+test_loaded_self(void)
+{
+	/* the expected strings are built at run time, so that the only
+	 * copies in this program's image are the two above */
+	char version[32], line[64];
+	char* err = NULL;
+	snprintf(version, sizeof(version), "%d.%d.%d", 3, 141, 59);
+	snprintf(line, sizeof(line), "--prefix=/opt/%s --with-dynlibmodule",
+		"self");
+	UNIT_CHECK(dotpool_abi_check_self(version, line, NULL, 0, NULL,
+		&err) == 0, "abi: the running program's own strings match");
+	UNIT_CHECK(err == NULL, "abi: no message for the running match");
+	free(err);
+	snprintf(version, sizeof(version), "%d.%d.%d", 3, 141, 58);
+	UNIT_CHECK(dotpool_abi_check_self(version, line, NULL, 0, NULL,
+		&err) == DOTPOOL_EINVAL,
+		"abi: another version than the running one is refused");
+	UNIT_REQUIRE(err != NULL, "abi: message for the running refusal");
+	/* (which version it names as running depends on which "unbound
+	 * X.Y.Z" string comes first: this program holds several) */
+	UNIT_CHECK(strstr(err, "3.141.58") && strstr(err,
+		"(differs in version)"), "abi: the message says the version "
+		"differs");
+	UNIT_CHECK(strstr(err, self_confline) != NULL,
+		"abi: the message names the running configure line");
+	free(err);
+	err = NULL;
+	snprintf(version, sizeof(version), "%d.%d.%d", 3, 141, 59);
+	snprintf(line, sizeof(line), "--prefix=/opt/%s --with-dynlibmodule",
+		"other");
+	UNIT_CHECK(dotpool_abi_check_self(version, line, NULL, 0, NULL,
+		&err) == DOTPOOL_EINVAL,
+		"abi: another configure line than the running one is refused");
+	free(err);
+}
+
 int
 main(void)
 {
@@ -268,6 +312,7 @@ main(void)
 		{ "long message never truncated", test_long_message },
 		{ "unreadable executable", test_unreadable },
 		{ "real ELF", test_self },
+		{ "the loaded program, from memory", test_loaded_self },
 		{ NULL, NULL }
 	};
 	return unit_run("abi", tests);

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The module loads, guards and answers where /proc is not there: in a chroot
+# (Unbound's own chroot option, the default on FreeBSD and OPNsense) and on
+# systems without procfs, the ABI guard must still find the running
+# daemon's version and configure line. Unbound runs in a mount namespace
+# whose /proc is an empty tmpfs; the module must report itself loaded and a
+# TLS zone must be answered through it. Needs root (unshare, mount); skips
+# otherwise.
+. "$(dirname "$0")/lib.sh"
+dp_require dig openssl python3 unshare
+[ "$(id -u)" = 0 ] || dp_skip "needs root (unshare --mount, mount)"
+
+# A wrapper in DP_UNBOUND's place: the same daemon, started where /proc is
+# an empty tmpfs. unshare and sh exec, so the pid the harness records stays
+# the daemon's.
+real=$DP_UNBOUND
+wrap=$DP_TMP/unbound-no-proc
+cat >"$wrap" <<WRAP
+#!/bin/sh
+exec unshare --mount --propagation private sh -c \
+	'mount -t tmpfs -o size=64k,mode=0555 none /proc && exec "\$0" "\$@"' \
+	"$real" "\$@"
+WRAP
+chmod +x "$wrap"
+# the control: inside such a namespace /proc is really empty
+seen=$(unshare --mount --propagation private sh -c \
+	'mount -t tmpfs -o size=64k none /proc && ls -A /proc')
+assert_eq "" "$seen" "what /proc holds in the wrapper's namespace"
+
+dp_upstream_start up
+DP_UNBOUND=$wrap dp_unbound_start ub <<EOF
+$(dp_forward_tls "$DP_ZONE" up)
+EOF
+assert_dotpool_loaded ub
+dp_query "$(dp_get ub port)" "www.$DP_ZONE" A
+assert_eq NOERROR "$DP_RCODE" "rcode of www.$DP_ZONE through dotpool without /proc"
+assert_match '192\.0\.2\.1' "$DP_ANSWER" "answer of www.$DP_ZONE without /proc"
+assert_dotpool_carried ub up
+dp_unbound_stop ub
+dp_pass
