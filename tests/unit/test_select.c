@@ -34,6 +34,46 @@ test_ordered(void)
 		"select: ordered never repeats a tried upstream");
 }
 
+/** The ordered policy's RTT band: order holds among upstreams that answer
+ * comparably (or are not measured yet); one far slower than the best
+ * eligible one is passed over for the next in order. */
+static void
+test_ordered_band(void)
+{
+	struct dotpool_candidate c[3];
+	unsigned rr = 0;
+	memset(c, 0, sizeof(c));
+	c[0].usable = c[1].usable = c[2].usable = 1;
+	c[0].srtt_us = 30000;
+	c[1].srtt_us = 20000;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
+		"select: ordered keeps a primary comparable to the best");
+	c[0].srtt_us = 150000;
+	c[1].srtt_us = 10000;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
+		"select: a far primary (150 ms vs 10 ms) is still preferred");
+	c[0].srtt_us = 340000;
+	c[1].srtt_us = 40000;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 1,
+		"select: a primary 300 ms slower than the secondary is passed "
+		"over");
+	c[1].srtt_us = 0;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
+		"select: nothing to compare with (the others unmeasured): order");
+	c[1].srtt_us = 40000;
+	c[1].usable = 0;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
+		"select: only eligible upstreams set the band");
+	c[1].usable = 1;
+	c[2].srtt_us = 500000;
+	c[0].srtt_us = 40000 * 2 + DOTPOOL_RTT_BAND_US;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
+		"select: at the band's edge the primary stays");
+	c[0].srtt_us++;
+	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 1,
+		"select: past it, the next in order");
+}
+
 static void
 test_fallback_and_exhaustion(void)
 {
@@ -131,6 +171,7 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "ordered", test_ordered },
+		{ "ordered within the RTT band", test_ordered_band },
 		{ "fallback and exhaustion", test_fallback_and_exhaustion },
 		{ "round robin", test_round_robin },
 		{ "random and weighted", test_random_and_weighted },
