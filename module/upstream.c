@@ -88,9 +88,6 @@ dotpool_up_failure(struct dotpool_upstream* up, const char* why)
 		 * together): one failure, not one per query */
 		return;
 	}
-	/* the hard timeout (or an error) speaks now: failures and backoff
-	 * take over from the suspicion */
-	up_set_suspect(up, 0);
 	up->fails++;
 	/* exponential in the failures, capped; jitter in [b/2, b] so that
 	 * workers and resolvers do not retry in lockstep */
@@ -225,7 +222,14 @@ up_set_suspect(struct dotpool_upstream* up, int suspect)
 	up->stats.suspect = suspect;
 	if(suspect) {
 		up->stats.suspects++;
-		up->suspect_until = dotpool_ctx_now(up->ctx) +
+		/* with probes it stays suspect until one answers: were it
+		 * tried again sooner, each try would cost the queries sent
+		 * to it until their soft deadline a hedge; without probes
+		 * nothing would ever clear it, so it lapses once the hard
+		 * timeout of the attempt that raised it is past */
+		up->suspect_until = up->probe_send &&
+			up->ctx->cfg->probe_interval ? UINT64_MAX :
+			dotpool_ctx_now(up->ctx) +
 			(uint64_t)up->ctx->cfg->attempt_timeout * 1000;
 		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: no answer past "
 			"the soft deadline, suspect", up->label);

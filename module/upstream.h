@@ -126,9 +126,10 @@ struct dotpool_upstream {
 	 * since it was sent; new queries skip it while probes ask it.
 	 * Written only by up_set_suspect */
 	int suspect;
-	/** monotonic µs when the suspicion lapses on its own (the hard
-	 * attempt-timeout of the attempt that raised it has passed: from
-	 * there on failures and backoff speak) */
+	/** monotonic µs when the suspicion lapses on its own: never while
+	 * probes run (an answer ends it); without probes once the hard
+	 * attempt-timeout of the attempt that raised it has passed, from
+	 * where on failures and backoff speak */
 	uint64_t suspect_until;
 	/** ms after which this server was seen closing idle connections,
 	 * less a margin, never below DOTPOOL_IDLE_LEARN_MIN_MS; 0 = not

@@ -40,38 +40,35 @@ test_ordered(void)
 static void
 test_ordered_band(void)
 {
+	static const struct {
+		uint64_t srtt0, srtt1;
+		int usable1, want;
+		const char* what;
+	} cases[] = {
+		{ 30000, 20000, 1, 0, "a primary comparable to the best stays" },
+		{ 150000, 10000, 1, 0, "a far primary (150 ms vs 10 ms) stays" },
+		{ 340000, 40000, 1, 1, "a primary 300 ms slower than the "
+			"secondary is passed over" },
+		{ 340000, 0, 1, 0, "the others unmeasured: order" },
+		{ 340000, 40000, 0, 0, "only eligible upstreams set the band" },
+		{ 80000 + DOTPOOL_RTT_BAND_US, 40000, 1, 0, "at the band's edge "
+			"the primary stays" },
+		{ 80001 + DOTPOOL_RTT_BAND_US, 40000, 1, 1, "past it, the next "
+			"in order" },
+	};
 	struct dotpool_candidate c[3];
 	unsigned rr = 0;
-	memset(c, 0, sizeof(c));
-	c[0].usable = c[1].usable = c[2].usable = 1;
-	c[0].srtt_us = 30000;
-	c[1].srtt_us = 20000;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
-		"select: ordered keeps a primary comparable to the best");
-	c[0].srtt_us = 150000;
-	c[1].srtt_us = 10000;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
-		"select: a far primary (150 ms vs 10 ms) is still preferred");
-	c[0].srtt_us = 340000;
-	c[1].srtt_us = 40000;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 1,
-		"select: a primary 300 ms slower than the secondary is passed "
-		"over");
-	c[1].srtt_us = 0;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
-		"select: nothing to compare with (the others unmeasured): order");
-	c[1].srtt_us = 40000;
-	c[1].usable = 0;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
-		"select: only eligible upstreams set the band");
-	c[1].usable = 1;
-	c[2].srtt_us = 500000;
-	c[0].srtt_us = 40000 * 2 + DOTPOOL_RTT_BAND_US;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 0,
-		"select: at the band's edge the primary stays");
-	c[0].srtt_us++;
-	UNIT_CHECK(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr, 7) == 1,
-		"select: past it, the next in order");
+	size_t i;
+	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(c, 0, sizeof(c));
+		c[0].usable = c[2].usable = 1;
+		c[0].srtt_us = cases[i].srtt0;
+		c[1].srtt_us = cases[i].srtt1;
+		c[1].usable = cases[i].usable1;
+		UNIT_CHECKF(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr,
+			7) == cases[i].want, "select: ordered: %s",
+			cases[i].what);
+	}
 }
 
 static void

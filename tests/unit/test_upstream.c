@@ -575,11 +575,30 @@ test_verify_probe(void)
 	fake_free(&f, up);
 }
 
+/** A context with probes every probe_ms (0: none) and an upstream that
+ * has answered once (verified: its probes are only for suspicion). */
+static struct dotpool_upstream*
+answered_up(struct fake_ctx* f, unsigned probe_ms)
+{
+	struct dotpool_upstream* up;
+	fake_init(f);
+	f->cfg.probe_interval = probe_ms;
+	f->cfg.attempt_timeout = 700;
+	f->cfg.soft_deadline_min = 50;
+	f->cfg.soft_deadline_max = 400;
+	up = new_up(f, fake_send, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	probe_sent = NULL;
+	probe_sends = probe_send_ret = 0;
+	dotpool_up_success(up);
+	return up;
+}
+
 /** Past the soft deadline with nothing heard since the attempt was sent:
  * suspect (not usable, published, probed at once and until it answers);
- * an answer trusts it again; a hard failure hands over to backoff; a
- * suspicion lapses after attempt-timeout; an attempt not yet written
- * says nothing. */
+ * only an answer trusts it again (a hard failure, or time, do not);
+ * without probes a suspicion lapses after attempt-timeout; an attempt not
+ * yet written says nothing. */
 static void
 test_suspect(void)
 {
@@ -587,14 +606,7 @@ test_suspect(void)
 	struct dotpool_upstream* up;
 	struct dotpool_stats st;
 	uint64_t sent;
-	fake_init(&f);
-	f.cfg.probe_interval = 20;
-	f.cfg.attempt_timeout = 700;
-	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
-	UNIT_REQUIRE(up != NULL, "upstream: created");
-	probe_sent = NULL;
-	probe_sends = probe_send_ret = 0;
-	dotpool_up_success(up); /* verified: no probes of its own */
+	up = answered_up(&f, 20);
 	f.now += 1000;
 	sent = f.now;
 	f.now += 60000;
@@ -621,29 +633,35 @@ test_suspect(void)
 		!up->probe_armed, "upstream: an answer trusts it again and "
 		"ends the probing");
 	probe_sent->done(probe_sent, 0, NULL, 0);
-	/* the hard timeout takes over */
-	sent = f.now + 1;
-	f.now += 60000;
-	UNIT_REQUIRE(dotpool_up_overdue(up, sent), "upstream: suspect again");
-	dotpool_up_failure(up, "query timed out");
-	UNIT_CHECK(!up->suspect && dotpool_upstream_health(up) ==
-		DOTPOOL_BACKOFF, "upstream: a hard failure ends the suspicion; "
-		"backoff speaks from there");
-	dotpool_up_success(up);
-	/* a suspicion lapses after attempt-timeout */
+	/* probes decide: a hard failure does not end the suspicion, nor
+	 * does time */
 	probe_sent->done(probe_sent, 0, NULL, 0);
 	sent = f.now + 1;
 	f.now += 60000;
 	UNIT_REQUIRE(dotpool_up_overdue(up, sent), "upstream: suspect again");
+	dotpool_up_failure(up, "query timed out");
+	f.now = up->backoff_until + 3600000000u;
+	UNIT_CHECK(up->suspect && !dotpool_upstream_usable(up) &&
+		dotpool_upstream_health(up) == DOTPOOL_BACKOFF,
+		"upstream: with probes, neither a hard failure nor an hour "
+		"ends the suspicion; the backoff runs beside it");
+	dotpool_up_success(up);
+	UNIT_CHECK(dotpool_upstream_usable(up), "upstream: an answer does");
+	fake_free(&f, up);
+
+	/* without probes a suspicion lapses after attempt-timeout */
+	up = answered_up(&f, 0);
+	sent = f.now + 1;
+	f.now += 60000;
+	UNIT_REQUIRE(dotpool_up_overdue(up, sent), "upstream: suspect");
 	f.now += 699000;
 	UNIT_CHECK(!dotpool_upstream_usable(up), "upstream: suspect until "
 		"attempt-timeout has passed");
 	f.now += 1000;
-	dotpool_upstream_stats_read(up, &st);
 	UNIT_CHECK(dotpool_upstream_usable(up) && !up->suspect,
-		"upstream: then the suspicion lapses");
+		"upstream: then, without probes, the suspicion lapses");
 	dotpool_upstream_stats_read(up, &st);
-	UNIT_CHECK(st.suspect == 0 && st.suspects == 3,
+	UNIT_CHECK(st.suspect == 0 && st.suspects == 1,
 		"upstream: the lapse is published");
 	fake_free(&f, up);
 }
@@ -657,15 +675,7 @@ test_suspect_slow_healthy(void)
 	struct fake_ctx f;
 	struct dotpool_upstream* up;
 	int i;
-	fake_init(&f);
-	f.cfg.probe_interval = 20;
-	f.cfg.attempt_timeout = 700;
-	f.cfg.soft_deadline_min = 50;
-	f.cfg.soft_deadline_max = 400;
-	up = new_up(&f, fake_send, DOTPOOL_PROFILE_STRICT);
-	UNIT_REQUIRE(up != NULL, "upstream: created");
-	probe_sends = probe_send_ret = 0;
-	dotpool_up_success(up);
+	up = answered_up(&f, 20);
 	/* 100 queries a second, each answered 340 ms after it was sent:
 	 * at a query's soft deadline (50 ms: the estimate is still the
 	 * first, fast one) answers to earlier queries have come since */
