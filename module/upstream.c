@@ -168,9 +168,12 @@ void
 dotpool_up_rtt(struct dotpool_upstream* up, uint64_t lat)
 {
 	uint64_t now = dotpool_ctx_now(up->ctx);
-	if(up->rtt_samples == 0 || up_rtt_idle(up, now)) {
-		/* first sample, or the first after a long pause: what was
-		 * learned before may no longer hold (RFC 6298 2.2) */
+	if(up->rtt_samples == 0 || up_rtt_idle(up, now) || up->suspect) {
+		/* first sample, the first after a pause, or the answer that
+		 * ends a suspicion (which proved the estimate wrong: a
+		 * server now answering 300 ms slower would otherwise take a
+		 * dozen slow answers to be passed over): what was learned
+		 * before may no longer hold (RFC 6298 2.2) */
 		up->srtt = lat;
 		up->rttvar = lat / 2;
 		up->rtt_samples = 1;

@@ -38,8 +38,11 @@
 /** An RTT estimate with no sample for this long (ms) is only as sure as
  * one sample: the path or the server may have changed while it was not
  * used (its variation is widened, see dotpool_up_soft_us), and the next
- * sample starts it afresh. */
-#define DOTPOOL_RTT_IDLE_MS 10000
+ * sample starts it afresh. Short enough that an upstream the ordered
+ * policy passes over for its round trip is probed (plan.c) and back in
+ * use within seconds of recovering; a busy upstream never idles that
+ * long. */
+#define DOTPOOL_RTT_IDLE_MS 3000
 /** Largest probe query: header, a name of 255 bytes, type and class. */
 #define DOTPOOL_PROBE_MAX (12 + 255 + 4)
 

@@ -45,8 +45,10 @@ test_ordered_band(void)
 		int usable1, want;
 		const char* what;
 	} cases[] = {
-		{ 30000, 20000, 1, 0, "a primary comparable to the best stays" },
-		{ 150000, 10000, 1, 0, "a far primary (150 ms vs 10 ms) stays" },
+		{ 30000, 20000, 1, 0, "a primary comparable to the best "
+			"stays" },
+		{ 150000, 10000, 1, 0, "a far primary (150 ms vs 10 ms) "
+			"stays" },
 		{ 340000, 40000, 1, 1, "a primary 300 ms slower than the "
 			"secondary is passed over" },
 		{ 340000, 0, 1, 0, "the others unmeasured: order" },

@@ -607,6 +607,8 @@ test_suspect(void)
 	struct dotpool_stats st;
 	uint64_t sent;
 	up = answered_up(&f, 20);
+	dotpool_up_rtt(up, 40000);
+	dotpool_up_rtt(up, 40000);
 	f.now += 1000;
 	sent = f.now;
 	f.now += 60000;
@@ -627,6 +629,12 @@ test_suspect(void)
 		"repeated while suspect");
 	run_probe_timer(&f);
 	UNIT_CHECK(probe_sends == 2, "upstream: and the timer sends it");
+	/* the late answer that ends the suspicion: the pool folds its round
+	 * trip in first, then reports the success */
+	dotpool_up_rtt(up, 340000);
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 340000,
+		"upstream: the answer that ends a suspicion starts the estimate "
+		"afresh (40 ms before)");
 	dotpool_up_success(up);
 	dotpool_upstream_stats_read(up, &st);
 	UNIT_CHECK(dotpool_upstream_usable(up) && st.suspect == 0 &&
