@@ -156,8 +156,13 @@ start_attempt(struct dotpool_ctl* ctl, int slot, int hedge)
 		if((i = dotpool_plan_pick(ctl->plan, ctl->tried,
 			ctl_rand(ctl->env))) < 0)
 			return DOTPOOL_ETIMEOUT;
-		ctl->tried |= (uint64_t)1 << i;
 		up = ctl->plan->e[i].up;
+		/* a hedge to an upstream that is failing or suspect (the
+		 * policy's last resort) would only add load: none, and the
+		 * entry stays untried for a failover */
+		if(hedge && !dotpool_upstream_usable(up))
+			return DOTPOOL_ETIMEOUT;
+		ctl->tried |= (uint64_t)1 << i;
 		if(!(wire = ctl->ops->encode(ctl->arg, i, &len)))
 			return DOTPOOL_ENOMEM;
 		memset(&at->req, 0, sizeof(at->req));

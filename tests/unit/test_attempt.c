@@ -600,6 +600,29 @@ test_hedge_auto(void)
 	world_free(&w);
 }
 
+/** No hedge to an upstream that is not usable (backing off, down or
+ * suspect): it would only add load; a failover may still try it. */
+static void
+test_hedge_not_to_unusable(void)
+{
+	struct world w;
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, 100);
+	dotpool_up_failure(up_of(&w, 1), "test");
+	UNIT_REQUIRE(!dotpool_upstream_usable(up_of(&w, 1)),
+		"attempt: the secondary backs off");
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	advance(&w, 100);
+	UNIT_CHECK(w.nsent == 1 && w.ctl.state == DOTPOOL_CTL_WAITING &&
+		dotpool_upstream_stats(up_of(&w, 1))->hedges == 0,
+		"attempt: no hedge to a backing-off upstream");
+	complete(&w, 0, DOTPOOL_ETIMEOUT, 0);
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: failover sent");
+	UNIT_CHECK(w.nsent == 2 && w.sent_up[1] == up_of(&w, 1),
+		"attempt: the failover still tries it, the last one left");
+	dotpool_ctl_cancel(&w.ctl);
+	world_free(&w);
+}
+
 /** The worker's hedge budget: hedge-burst at once, then
  * hedge-max-percent of the queries; a refused hedge is counted on the
  * slow attempt's upstream and the attempt goes on; 0 percent: none. */
@@ -667,6 +690,8 @@ main(void)
 			test_round_robin_across_queries },
 		{ "hedge at the soft deadline, suspect", test_hedge_auto },
 		{ "the hedge budget", test_hedge_budget },
+		{ "no hedge to an unusable upstream",
+			test_hedge_not_to_unusable },
 		{ NULL, NULL }
 	};
 	return unit_run("attempt", tests);
