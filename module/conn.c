@@ -182,6 +182,12 @@ dotpool_conn_live(const struct dotpool_conn* c)
 }
 
 int
+dotpool_conn_heard_since(const struct dotpool_conn* c, uint64_t t_us)
+{
+	return c->last_read_us >= t_us;
+}
+
+int
 dotpool_conn_idle(const struct dotpool_conn* c)
 {
 	return c->state == DOTPOOL_CONN_READY &&
@@ -363,6 +369,7 @@ conn_handshake_done(struct dotpool_conn* c)
 		return;
 	c->was_ready = 1;
 	c->last_activity_us = dotpool_ctx_now(c->with.ctx);
+	c->last_read_us = c->last_activity_us;
 	dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: connected (%s, %s)",
 		c->with.label, SSL_get_version(c->ssl),
 		SSL_session_reused(c->ssl) ? "resumed" : "full handshake");

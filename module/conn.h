@@ -195,6 +195,9 @@ struct dotpool_conn {
 	/** monotonic µs of the last activity: the connection became ready,
 	 * or a frame was written or read. Idle time is measured from it. */
 	uint64_t last_activity_us;
+	/** monotonic µs of the last whole frame read (or of the connection
+	 * becoming ready): what tells a live connection from a dead one */
+	uint64_t last_read_us;
 	/** queries sent on this connection */
 	unsigned sent;
 	/** answers this connection delivered */
@@ -237,6 +240,12 @@ int dotpool_conn_pending(const struct dotpool_conn* c);
 
 /** Whether it is READY with nothing in flight. */
 int dotpool_conn_idle(const struct dotpool_conn* c);
+
+/** Whether a whole frame arrived on it at or after t_us (the context's
+ * clock). A connection that delivered nothing since a query was written
+ * and then let that query time out is dead: a blackhole, or stuck in a
+ * frame the server never finishes, where no later answer can be read. */
+int dotpool_conn_heard_since(const struct dotpool_conn* c, uint64_t t_us);
 
 /** Queries in flight on it. */
 unsigned dotpool_conn_live(const struct dotpool_conn* c);

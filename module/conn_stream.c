@@ -209,6 +209,7 @@ conn_read(struct dotpool_conn* c)
 	for(;;) {
 		while((r = dotpool_frame_next(&c->rd, &msg, &len)) == 1) {
 			c->last_activity_us = dotpool_ctx_now(c->with.ctx);
+			c->last_read_us = c->last_activity_us;
 			conn_answer(c, msg, len);
 			if(!conn_open_for_io(c))
 				return;

@@ -495,14 +495,28 @@ req_timer_cb(evutil_socket_t fd, short what, void* arg)
 {
 	struct dotpool_req* req = arg;
 	struct dotpool_upstream* up = req->up;
+	struct dotpool_conn* c = req->state == DOTPOOL_REQ_SENT ? req->conn :
+		NULL;
 	(void)fd; (void)what;
 	pool_ctx_wake(up->pool);
 	req->timer_set = 0;
-	if(req->state == DOTPOOL_REQ_SENT && req->conn)
-		dotpool_conn_cancel(req->conn, req);
+	if(c)
+		dotpool_conn_cancel(c, req);
 	req_finish(req);
 	up->stats.timeouts++;
 	dotpool_up_failure(up, "query timed out");
+	/* Nothing came back on that connection since this query was written:
+	 * it is dead, and every query written into it later (a probe too)
+	 * would wait the same; e.g. a frame whose length promised more than
+	 * the server ever sends keeps the reader waiting for good. Close it;
+	 * its other queries go out again on another connection. Not a second
+	 * failure: the timeout was counted. */
+	if(c && !dotpool_conn_heard_since(c, req->sent_us)) {
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: nothing read "
+			"since a query that timed out was written: closing the "
+			"connection", up->label);
+		dotpool_conn_close(c, DOTPOOL_ETIMEOUT, 0);
+	}
 	up_gauges(up);
 	req->done(req, DOTPOOL_ETIMEOUT, NULL, 0);
 }

@@ -173,6 +173,22 @@ pconn_query(struct pconn* pc, const uint8_t* q, size_t len)
 	}
 	if(pc->nheld >= PEER_HELD_MAX)
 		return;
+	if(pe->hold_first && pc->nheld == 1) {
+		/* answer this one alone; the first stays held */
+		uint8_t* first = pc->held[0];
+		size_t flen = pc->heldlen[0];
+		int keep = pe->keep_held;
+		pc->held[0] = malloc(len);
+		memcpy(pc->held[0], q, len);
+		pc->heldlen[0] = len;
+		pe->keep_held = 0;
+		pconn_answer_held(pc);
+		pe->keep_held = keep;
+		pc->held[0] = first;
+		pc->heldlen[0] = flen;
+		pc->nheld = 1;
+		return;
+	}
 	(void)event_del(&pc->idle_ev);
 	pc->held[pc->nheld] = malloc(len);
 	memcpy(pc->held[pc->nheld], q, len);

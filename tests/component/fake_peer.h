@@ -103,6 +103,9 @@ struct peer {
 	int idle_close_ms;
 	/** answering keeps the held queries (they can be answered again) */
 	int keep_held;
+	/** hold only the first query of a connection (with hold -1: for
+	 * good); answer every later one at once, alone */
+	int hold_first;
 	/** free closed connections when the next one is accepted (a long
 	 * churn would otherwise keep them all; peer_conn cannot find them) */
 	int reap_closed;

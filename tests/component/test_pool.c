@@ -526,22 +526,70 @@ test_pins(void)
 	world_free(&w);
 }
 
-/** The peer never answers: timeout, ID kept, late answer dropped. */
+/** The peer never answers anything: the timeout closes the connection,
+ * which has delivered nothing since the query was written (a blackhole,
+ * or a reader stuck in a frame never finished); the next query gets a new
+ * connection and its answer. */
+static void
+test_timeout_silent_closes(void)
+{
+	struct world w;
+	struct treq t[2];
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	w.peer->hold = -1;
+	treq_init(&t[0], 0, 300);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
+		"pool: request completed");
+	UNIT_CHECK(t[0].ndone == 1 && t[0].err == DOTPOOL_ETIMEOUT,
+		"pool: unanswered request times out");
+	run_until(&w, NULL, 0, 50);
+	UNIT_CHECK(w.up->conns == NULL,
+		"pool: the silent connection is closed at the timeout");
+	UNIT_CHECK(dotpool_upstream_stats(w.up)->timeouts == 1,
+		"pool: one timeout counted, no second failure for the close");
+	w.peer->hold = 0;
+	treq_init(&t[1], 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0,
+		"pool: second send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
+		"pool: second request completed");
+	UNIT_CHECK(t[1].ndone == 1 && t[1].err == 0 && t[1].id_ok,
+		"pool: the next query is answered on a new connection");
+	UNIT_CHECK(w.peer->accepted == 2, "pool: a second connection");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
+/** The peer never answers one query but answers another on the same
+ * connection: timeout, the connection (alive) stays, ID kept, late answer
+ * dropped. */
 static void
 test_timeout_late_answer(void)
 {
 	struct world w;
-	struct treq t;
+	struct treq t, other;
 	struct dotpool_conn* c;
 	const struct dotpool_stats* s;
 	int start = completed;
 	world_init(&w);
 	world_pool(&w, "dot.test");
 	w.peer->hold = -1;
+	w.peer->hold_first = 1;
 	treq_init(&t, 1, 300);
 	UNIT_REQUIRE(dotpool_pool_send(w.up, &t.r) == 0, "pool: send accepted");
-	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000),
-		"pool: request completed");
+	/* the held query goes first on the connection, then one answered */
+	run_until(&w, NULL, 0, 100);
+	treq_init(&other, 2, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &other.r) == 0,
+		"pool: other send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000),
+		"pool: both requests completed");
+	UNIT_CHECK(other.ndone == 1 && other.err == 0,
+		"pool: the other query is answered");
 	UNIT_CHECK(t.ndone == 1 && t.err == DOTPOOL_ETIMEOUT,
 		"pool: unanswered request times out");
 	s = dotpool_upstream_stats(w.up);
@@ -549,7 +597,7 @@ test_timeout_late_answer(void)
 	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_BACKOFF,
 		"pool: a timeout backs off");
 	c = w.up->conns;
-	UNIT_REQUIRE(c != NULL, "pool: the connection stays open");
+	UNIT_REQUIRE(c != NULL, "pool: the connection that answered stays");
 	UNIT_CHECK(dotpool_idmap_used(c->ids) == 1 &&
 		dotpool_idmap_live(c->ids) == 0,
 		"pool: the timed out ID stays reserved, not live");
@@ -2084,6 +2132,7 @@ main(void)
 		{ "onebyte_records", test_onebyte_records },
 		{ "wrong_name", test_wrong_name },
 		{ "pins", test_pins },
+		{ "timeout_silent_closes", test_timeout_silent_closes },
 		{ "timeout_late_answer", test_timeout_late_answer },
 		{ "peer_close_resend", test_peer_close_resend },
 		{ "bad_answers", test_bad_answers },

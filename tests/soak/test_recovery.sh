@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproducer of what the soak found (not in make check: it fails today).
-# An upstream whose fault has ended is not usable again in time. Two
+# What the soak found: an upstream whose fault has ended must be usable
+# again at once. Two
 # upstreams, policy REPRO_POLICY (round-robin, so both carry queries),
 # 2 threads, fresh names at 300 qps. At 1 s the primary gets REPRO_FAULT
 # (long-length: one answer frame whose length prefix promises 100 bytes
@@ -9,14 +9,11 @@
 # REPRO_SECOND (the same fault). Expected: the primary, healthy for 2 s by
 # then (more than probe-interval 1 s + backoff-initial 0.5 s), answers
 # what the secondary cannot, and nothing is SERVFAIL: at every moment one
-# upstream is healthy. Seen on 1.17.1 in 4 runs of 8 (timing decides):
-# 18 to 125 SERVFAILs in the 1.5 s after the secondary's fault starts, and
-# the primary flapping "up -> backoff (query timed out)" / "backoff -> up"
-# (dozens of health changes, against 5 in a passing run) long after its
-# fault ended
-# (queries still written into a connection whose frame reader waits for
-# the rest of the overlong frame?). With ordered, or with the fault on
-# from the start and never cleared, no SERVFAIL.
+# upstream is healthy. It failed (18 to 125 SERVFAILs in the 1.5 s after
+# the secondary's fault starts, the primary flapping between backoff and
+# up long after its fault ended) while a connection stuck in an overlong
+# frame stayed open: every query and probe written into it timed out.
+# tests/integration/test_stuck_conn.sh is the single-upstream case.
 # Prints the SERVFAILs per half second and dotpool's health changes.
 . "$(dirname "$0")/soaklib.sh"
 dp_require python3
