@@ -347,6 +347,12 @@ class Conn:
         self.later_seq = 0
 
     def run(self):
+        # as real DoT servers do: without it an answer written while the
+        # previous one is unacknowledged waits a round trip (Nagle)
+        try:
+            self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         STATE.count("connections")
         STATE.count("open")
         with STATE.lock:
