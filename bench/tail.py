@@ -27,7 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from bench import ADDR_UP, NS_RES, NS_UP, Proc, fmt, log, pct
 
 FAULTSRV = os.path.join(bench.TOP, "tests", "faultsrv")
 sys.path.insert(0, FAULTSRV)
-from dotfault import name_addr  # noqa: E402  (the upstreams' own data)
+from dotfault import ctl_request, name_addr  # noqa: E402  (the upstreams')
 
 DOTFAULT = os.path.join(FAULTSRV, "dotfault.py")
 DNSLOAD = os.path.join(FAULTSRV, "dnsload.py")
@@ -63,20 +62,7 @@ UPQ_TARGET = 1.03
 
 def ctl(path, line):
 	"""One command to a dotfault control socket; its reply line."""
-	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-	s.settimeout(5)
-	try:
-		s.connect(path)
-		s.sendall((line + "\n").encode())
-		out = b""
-		while True:
-			d = s.recv(65536)
-			if not d:
-				break
-			out += d
-		return out.decode().strip()
-	finally:
-		s.close()
+	return ctl_request(path, line.split())
 
 
 class Upstream:

@@ -746,18 +746,27 @@ def control(path):
         c.close()
 
 
-def ctl_client(path, words):
+def ctl_request(path, words):
+    """One command to the control socket at path; the reply line (also
+    for drivers that import this file)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
-    s.connect(path)
-    s.sendall((" ".join(words) + "\n").encode())
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    reply = out.decode().strip()
+    try:
+        s.connect(path)
+        s.sendall((" ".join(words) + "\n").encode())
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        return out.decode().strip()
+    finally:
+        s.close()
+
+
+def ctl_client(path, words):
+    reply = ctl_request(path, words)
     print(reply)
     return 1 if reply.startswith("error") else 0
 
