@@ -335,7 +335,8 @@ def report(L, b, o):
 def plot(b, o, case, systems, recs):
 	if not bench.shutil.which("gnuplot"):
 		return
-	dat = os.path.join(o.out, "tail-%s.dat" % case)
+	# plot input in the work dir: raw.jsonl keeps every query already
+	dat = os.path.join(b.work, "tail-%s.dat" % case)
 	shown = []
 	with open(dat, "w") as f:
 		f.write("# blocks per system: send time - failure time (s), "
@@ -378,7 +379,7 @@ unset multiplot
 		ymax=o.tail_timeout * 1500, x0=-o.tail_fail_at,
 		x1=o.tail_duration - o.tail_fail_at + o.tail_timeout,
 		panels="\n".join(panels))
-	gpf = os.path.join(o.out, "tail-%s.gp" % case)
+	gpf = os.path.join(b.work, "tail-%s.gp" % case)
 	with open(gpf, "w") as f:
 		f.write(gp)
 	subprocess.run(["gnuplot", gpf], check=False)
