@@ -134,12 +134,13 @@ attempt_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 
 /**
  * Start one attempt in a slot on the next upstream the policy picks,
- * skipping upstreams that refuse it.
+ * skipping upstreams that refuse it; a hedge's round trip is no sample of
+ * its upstream's (see dotpool_req.no_rtt).
  * @return 0, DOTPOOL_ETIMEOUT (no upstream, attempt or time left) or
  *	DOTPOOL_ENOMEM (encoding failed).
  */
 static int
-start_attempt(struct dotpool_ctl* ctl, int slot)
+start_attempt(struct dotpool_ctl* ctl, int slot, int hedge)
 {
 	const struct dotpool_config* cfg = ctl->env->cfg;
 	struct dotpool_attempt* at = &ctl->a[slot];
@@ -155,8 +156,13 @@ start_attempt(struct dotpool_ctl* ctl, int slot)
 		if((i = dotpool_plan_pick(ctl->plan, ctl->tried,
 			ctl_rand(ctl->env))) < 0)
 			return DOTPOOL_ETIMEOUT;
-		ctl->tried |= (uint64_t)1 << i;
 		up = ctl->plan->e[i].up;
+		/* a hedge to an upstream that is failing or suspect (the
+		 * policy's last resort) would only add load: none, and the
+		 * entry stays untried for a failover */
+		if(hedge && !dotpool_upstream_usable(up))
+			return DOTPOOL_ETIMEOUT;
+		ctl->tried |= (uint64_t)1 << i;
 		if(!(wire = ctl->ops->encode(ctl->arg, i, &len)))
 			return DOTPOOL_ENOMEM;
 		memset(&at->req, 0, sizeof(at->req));
@@ -166,6 +172,7 @@ start_attempt(struct dotpool_ctl* ctl, int slot)
 			cfg->attempt_timeout : left;
 		at->req.done = attempt_done;
 		at->req.arg = at;
+		at->req.no_rtt = hedge;
 		ctl->attempts++;
 		if((r = ctl->env->send(up, &at->req)) != 0) {
 			dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: upstream %s: %s",
@@ -178,28 +185,69 @@ start_attempt(struct dotpool_ctl* ctl, int slot)
 	}
 }
 
-/** Hedge timer: no answer yet, so also ask another upstream. */
+/** The hedge budget's size in hundredths of a hedge (at least one). */
+static unsigned
+budget_size(const struct dotpool_config* cfg)
+{
+	return (cfg->hedge_burst ? cfg->hedge_burst : 1) * 100u;
+}
+
+/** Take a hedge from the worker's budget. @return 0 when it is spent. */
+static int
+budget_take(struct dotpool_ctl_env* env)
+{
+	if(env->cfg->hedge_percent == 0 ||
+		env->hedge_spent + 100 > budget_size(env->cfg))
+		return 0;
+	env->hedge_spent += 100;
+	return 1;
+}
+
+/**
+ * Hedge timer: no answer yet at the soft deadline (or the fixed delay),
+ * so also ask another upstream, keeping the first attempt. An upstream
+ * that answered nothing since the first attempt was written is suspect
+ * from now on, whether or not the budget allows the hedge: new queries
+ * need not wait for the hard timeout to learn it.
+ */
 static void
 hedge_fire(void* arg)
 {
 	struct dotpool_ctl* ctl = (struct dotpool_ctl*)arg;
+	struct dotpool_attempt* lead = &ctl->a[ctl->lead];
 	int slot = 1 - ctl->lead;
 	if(ctl->state != DOTPOOL_CTL_WAITING ||
 		ctl->hedges >= DOTPOOL_CTL_MAX_HEDGES)
 		return;
-	if(start_attempt(ctl, slot) != 0)
+	/* a fixed delay shorter than the soft deadline says nothing of
+	 * the upstream yet */
+	if(ctl->hedge_soft || ctl->plan->hedge_delay >=
+		dotpool_upstream_soft_ms(lead->up))
+		(void)dotpool_upstream_overdue(lead->up, &lead->req);
+	if(!budget_take(ctl->env)) {
+		dotpool_upstream_count(lead->up, DOTPOOL_COUNT_HEDGE_REFUSED);
 		return;
+	}
+	if(start_attempt(ctl, slot, 1) != 0) {
+		ctl->env->hedge_spent -= 100; /* nothing was sent */
+		return;
+	}
 	ctl->hedges++;
-	dotpool_upstream_count(ctl->a[slot].up, DOTPOOL_COUNT_HEDGE);
+	dotpool_upstream_count(ctl->a[slot].up, ctl->hedge_soft ?
+		DOTPOOL_COUNT_HEDGE_SOFT : DOTPOOL_COUNT_HEDGE);
 	(void)ctl_set_state(ctl, DOTPOOL_CTL_HEDGED, ctl->lead);
 }
 
 /** Arm the hedge timer for the lead attempt just sent, when the zone
- * hedges and a hedge could still help. */
+ * hedges and a hedge could still help: at the attempt's soft deadline
+ * (auto) or after the zone's fixed delay. */
 static void
 hedge_arm(struct dotpool_ctl* ctl)
 {
 	unsigned delay = ctl->plan->hedge_delay;
+	ctl->hedge_soft = delay == DOTPOOL_HEDGE_AUTO;
+	if(ctl->hedge_soft)
+		delay = dotpool_upstream_soft_ms(ctl->a[ctl->lead].up);
 	if(delay == 0 || ctl->hedges >= DOTPOOL_CTL_MAX_HEDGES ||
 		ctl->plan->n < 2 || delay >= ctl->a[ctl->lead].req.timeout_ms)
 		return;
@@ -222,6 +270,9 @@ dotpool_ctl_init(struct dotpool_ctl* ctl, struct dotpool_ctl_env* env,
 	}
 	dotpool_timer_init(&ctl->hedge, env->timers, hedge_fire, ctl);
 	ctl->start_ms = dotpool_timers_now(env->timers);
+	/* every query earns hedge-max-percent of a hedge */
+	env->hedge_spent = env->hedge_spent > env->cfg->hedge_percent ?
+		env->hedge_spent - env->cfg->hedge_percent : 0;
 }
 
 void
@@ -247,7 +298,7 @@ dotpool_ctl_send(struct dotpool_ctl* ctl)
 	if(ctl->state == DOTPOOL_CTL_CANCELLED || dotpool_ctl_waiting(ctl))
 		return DOTPOOL_EINVAL;
 	prev = ctl->attempts > 0 ? ctl->a[slot].up : NULL;
-	if((r = start_attempt(ctl, slot)) != 0)
+	if((r = start_attempt(ctl, slot, 0)) != 0)
 		return r;
 	if(prev && prev != ctl->a[slot].up)
 		dotpool_upstream_count(ctl->a[slot].up, DOTPOOL_COUNT_FAILOVER);

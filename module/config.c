@@ -25,7 +25,11 @@ dotpool_config_new(void)
 	cfg->query_timeout = 1800;
 	cfg->max_attempts = 3;
 	cfg->policy = DOTPOOL_POLICY_ORDERED;
-	cfg->hedge_delay = 0;
+	cfg->hedge_delay = DOTPOOL_HEDGE_AUTO;
+	cfg->soft_deadline_min = 50;
+	cfg->soft_deadline_max = 400;
+	cfg->hedge_percent = 2;
+	cfg->hedge_burst = 20;
 	cfg->connect_timeout = 2000;
 	cfg->idle_timeout = 20000;
 	cfg->max_inflight = 128;

@@ -31,6 +31,8 @@ enum cfg_type {
 	T_UINT,
 	/** duration in milliseconds within [min, max] */
 	T_MS,
+	/** as T_MS, or "auto" stored as DOTPOOL_HEDGE_AUTO */
+	T_MS_AUTO,
 	/** yes or no, stored as int 1 / 0 */
 	T_BOOL,
 	/** free string, stored as malloced char* */
@@ -72,9 +74,9 @@ struct cfg_key {
 	enum cfg_type type;
 	/** field offset in the section's struct */
 	size_t off;
-	/** smallest value (T_UINT, T_MS) */
+	/** smallest value (T_UINT, T_MS, T_MS_AUTO) */
 	unsigned min;
-	/** largest value (T_UINT, T_MS) */
+	/** largest value (T_UINT, T_MS, T_MS_AUTO) */
 	unsigned max;
 	/** allowed values (T_ENUM, T_STRENUM), NULL-terminated */
 	const char* const* names;

@@ -49,7 +49,11 @@ const struct cfg_key dotpool_cfg_keys[] = {
 	G("query-timeout", T_MS, query_timeout, 1, MS_10MIN, NULL),
 	G("max-attempts", T_UINT, max_attempts, 1, 16, NULL),
 	G("policy", T_ENUM, policy, 0, 0, policy_names),
-	G("hedge-delay", T_MS, hedge_delay, 0, MS_10MIN, NULL),
+	G("hedge-delay", T_MS_AUTO, hedge_delay, 0, MS_10MIN, NULL),
+	G("soft-deadline-min", T_MS, soft_deadline_min, 1, MS_10MIN, NULL),
+	G("soft-deadline-max", T_MS, soft_deadline_max, 1, MS_10MIN, NULL),
+	G("hedge-max-percent", T_UINT, hedge_percent, 0, 100, NULL),
+	G("hedge-burst", T_UINT, hedge_burst, 1, 100000, NULL),
 	G("connect-timeout", T_MS, connect_timeout, 1, MS_10MIN, NULL),
 	G("idle-timeout", T_MS, idle_timeout, 1, MS_1H, NULL),
 	G("max-inflight", T_UINT, max_inflight, 1, 65535, NULL),
@@ -71,7 +75,7 @@ const struct cfg_key dotpool_cfg_keys[] = {
 
 	Z("name", T_ZONENAME, name, 0, 0, NULL, 0),
 	Z("policy", T_ENUM, policy, 0, 0, policy_names, ZSET_POLICY),
-	Z("hedge-delay", T_MS, hedge_delay, 0, MS_10MIN, NULL, ZSET_HEDGE),
+	Z("hedge-delay", T_MS_AUTO, hedge_delay, 0, MS_10MIN, NULL, ZSET_HEDGE),
 	Z("profile", T_ENUM, profile, 0, 0, profile_names, ZSET_PROFILE),
 
 	U("addr", T_UPADDR, addr, 0, 0, NULL),
@@ -400,13 +404,20 @@ dotpool_cfg_set_value(struct parser* p, const struct cfg_key* k, const char* v)
 		return dotpool_cfg_perr(p, p->line, k->name, "needs a value");
 
 	switch(k->type) {
+	case T_MS_AUTO:
+		if(strcmp(v, "auto") == 0) {
+			*(unsigned*)(base + k->off) = DOTPOOL_HEDGE_AUTO;
+			break;
+		}
+		/* fall through - a fixed delay */
 	case T_UINT:
 	case T_MS:
 		if(dotpool_cfg_parse_uint(v, &u) != 0 || u < k->min ||
 			u > k->max)
 			return dotpool_cfg_perr(p, p->line, k->name,
-				"must be %u..%u%s, got \"%s\"", k->min, k->max,
-				k->type == T_MS ? " ms" : "", v);
+				"must be %s%u..%u%s, got \"%s\"",
+				k->type == T_MS_AUTO ? "auto or " : "", k->min,
+				k->max, k->type == T_UINT ? "" : " ms", v);
 		*(unsigned*)(base + k->off) = (unsigned)u;
 		break;
 	case T_BOOL:

@@ -245,6 +245,10 @@ finish(struct parser* p)
 	if((ret = check_order(p, "backoff-initial", p->cfg->backoff_initial,
 		"backoff-max", p->cfg->backoff_max)) != 0)
 		return ret;
+	if((ret = check_order(p, "soft-deadline-min",
+		p->cfg->soft_deadline_min, "soft-deadline-max",
+		p->cfg->soft_deadline_max)) != 0)
+		return ret;
 	for(z = p->cfg->zones; z; z = z->next) {
 		struct zone_priv* zp = (struct zone_priv*)z;
 		if(!(zp->set & ZSET_POLICY))

@@ -159,17 +159,35 @@ dotpool_metrics_snapshot_free(struct dotpool_metrics_snapshot* snap)
 	free(snap);
 }
 
-/** Merge src into dst: sums, except health and unverified, which take
- * the worse: an upstream is up only when every worker has seen it work. */
+/** The larger of two gauges. */
+static int64_t
+max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/** Merge src into dst: sums, except the states and estimates, which take
+ * the worse: an upstream is up only when every worker has seen it work,
+ * suspect when one worker suspects it, and its round trip and soft
+ * deadline are the slowest any worker measured (each worker learns its
+ * own, and an average would hide the one that is waiting). */
 static void
 stats_merge(struct dotpool_stats* dst, const struct dotpool_stats* src)
 {
-	int64_t health = dst->health > src->health ? dst->health :
-		src->health;
-	int64_t unverified = dst->unverified || src->unverified;
+	struct dotpool_stats worst;
+	worst.health = max64(dst->health, src->health);
+	worst.unverified = dst->unverified || src->unverified;
+	worst.suspect = max64(dst->suspect, src->suspect);
+	worst.srtt_us = max64(dst->srtt_us, src->srtt_us);
+	worst.rttvar_us = max64(dst->rttvar_us, src->rttvar_us);
+	worst.soft_us = max64(dst->soft_us, src->soft_us);
 	dotpool_stats_add(dst, src);
-	dst->health = health;
-	dst->unverified = unverified;
+	dst->health = worst.health;
+	dst->unverified = worst.unverified;
+	dst->suspect = worst.suspect;
+	dst->srtt_us = worst.srtt_us;
+	dst->rttvar_us = worst.rttvar_us;
+	dst->soft_us = worst.soft_us;
 }
 
 int
@@ -290,6 +308,19 @@ static const struct metric_field counters[] = {
 	{ "dotpool_hedges_total",
 	  "Hedged second attempts sent to this upstream.",
 	  offsetof(struct dotpool_stats, hedges) },
+	{ "dotpool_hedges_soft_deadline_total",
+	  "Of the hedges sent to this upstream, those sent at the first "
+	  "attempt's soft deadline (hedge-delay auto); the rest followed a "
+	  "fixed hedge-delay.",
+	  offsetof(struct dotpool_stats, hedges_soft) },
+	{ "dotpool_hedges_refused_total",
+	  "Hedges this upstream's slow attempts called for that the worker's "
+	  "hedge budget (hedge-max-percent, hedge-burst) refused.",
+	  offsetof(struct dotpool_stats, hedges_refused) },
+	{ "dotpool_suspect_total",
+	  "Times the upstream turned suspect: an attempt past its soft "
+	  "deadline and nothing answered since it was sent.",
+	  offsetof(struct dotpool_stats, suspects) },
 	{ "dotpool_connections_opened_total",
 	  "TCP connections opened.",
 	  offsetof(struct dotpool_stats, conns_opened) },
@@ -313,6 +344,26 @@ static const struct metric_field gauges[] = {
 	{ "dotpool_connections_idle",
 	  "Connections open with no query in flight.",
 	  offsetof(struct dotpool_stats, conns_idle) },
+	{ "dotpool_upstream_suspect",
+	  "1 while the upstream is suspect on some thread: new queries skip "
+	  "it and it is probed until it answers.",
+	  offsetof(struct dotpool_stats, suspect) },
+	{ NULL, NULL, 0 }
+};
+
+/** Gauges kept in µs, exported in seconds. */
+static const struct metric_field gauges_us[] = {
+	{ "dotpool_upstream_srtt_seconds",
+	  "Smoothed round trip of the upstream's answers (the slowest of the "
+	  "threads' estimates), 0 before the first.",
+	  offsetof(struct dotpool_stats, srtt_us) },
+	{ "dotpool_upstream_rttvar_seconds",
+	  "Variation of the round trip (RTTVAR, of the same thread).",
+	  offsetof(struct dotpool_stats, rttvar_us) },
+	{ "dotpool_upstream_soft_deadline_seconds",
+	  "Soft deadline of an attempt to the upstream (SRTT + 4 RTTVAR "
+	  "within soft-deadline-min and -max; the largest of the threads').",
+	  offsetof(struct dotpool_stats, soft_us) },
 	{ NULL, NULL, 0 }
 };
 
@@ -397,25 +448,41 @@ series(struct dotpool_metrics_buf* b, const char* name,
 	return buf_str(b, "} ");
 }
 
+/** How render_fields writes a field. */
+enum field_kind {
+	/** a counter */
+	FIELD_COUNTER,
+	/** a gauge */
+	FIELD_GAUGE,
+	/** a gauge kept in µs, written in seconds */
+	FIELD_GAUGE_US
+};
+
 /** Write one family of plain per-row counters or gauges. */
 static int
 render_fields(struct dotpool_metrics_buf* b,
 	const struct dotpool_metrics_snapshot* snap,
-	const struct metric_field* f, int is_counter)
+	const struct metric_field* f, enum field_kind kind)
 {
 	size_t i;
-	if(family(b, f->name, is_counter ? "counter" : "gauge", f->help) < 0)
+	if(family(b, f->name, kind == FIELD_COUNTER ? "counter" : "gauge",
+		f->help) < 0)
 		return DOTPOOL_ENOMEM;
 	for(i = 0; i < snap->num; i++) {
 		const struct dotpool_metrics_row* r = &snap->rows[i];
+		int64_t v = field_i64(&r->stats, f->off);
+		int n;
 		if(series(b, f->name, r, NULL, NULL) < 0)
 			return DOTPOOL_ENOMEM;
-		if(is_counter) {
-			if(buf_printf(b, "%" PRIu64 "\n",
-				field_u64(&r->stats, f->off)) < 0)
-				return DOTPOOL_ENOMEM;
-		} else if(buf_printf(b, "%" PRId64 "\n",
-			field_i64(&r->stats, f->off)) < 0)
+		if(kind == FIELD_COUNTER)
+			n = buf_printf(b, "%" PRIu64 "\n",
+				field_u64(&r->stats, f->off));
+		else if(kind == FIELD_GAUGE_US)
+			n = buf_printf(b, "%" PRId64 ".%06" PRId64 "\n",
+				(v < 0 ? 0 : v) / 1000000,
+				(v < 0 ? 0 : v) % 1000000);
+		else	n = buf_printf(b, "%" PRId64 "\n", v);
+		if(n < 0)
 			return DOTPOOL_ENOMEM;
 	}
 	return 0;
@@ -610,7 +677,7 @@ dotpool_metrics_render(const struct dotpool_metrics_snapshot* snap,
 	if(render_module(out, snap) < 0)
 		return DOTPOOL_ENOMEM;
 	for(f = counters; f->name; f++) {
-		if(render_fields(out, snap, f, 1) < 0)
+		if(render_fields(out, snap, f, FIELD_COUNTER) < 0)
 			return DOTPOOL_ENOMEM;
 	}
 	if(render_rcodes(out, snap) < 0 ||
@@ -623,7 +690,11 @@ dotpool_metrics_render(const struct dotpool_metrics_snapshot* snap,
 		render_latency(out, snap) < 0)
 		return DOTPOOL_ENOMEM;
 	for(f = gauges; f->name; f++) {
-		if(render_fields(out, snap, f, 0) < 0)
+		if(render_fields(out, snap, f, FIELD_GAUGE) < 0)
+			return DOTPOOL_ENOMEM;
+	}
+	for(f = gauges_us; f->name; f++) {
+		if(render_fields(out, snap, f, FIELD_GAUGE_US) < 0)
 			return DOTPOOL_ENOMEM;
 	}
 	return render_health(out, snap);

@@ -240,7 +240,7 @@ int
 dotpool_plan_pick(struct dotpool_plan* p, uint64_t tried, uint32_t rnd)
 {
 	struct dotpool_candidate c[DOTPOOL_PLAN_MAX];
-	int i;
+	int i, pick;
 	for(i = 0; i < p->n; i++) {
 		struct dotpool_upstream* up = p->e[i].up;
 		c[i].tried = (tried & ((uint64_t)1 << i)) || !up;
@@ -248,5 +248,16 @@ dotpool_plan_pick(struct dotpool_plan* p, uint64_t tried, uint32_t rnd)
 		c[i].srtt_us = up ? dotpool_upstream_srtt(up) : 0;
 		c[i].weight = p->e[i].weight;
 	}
-	return dotpool_select(p->policy, c, p->n, &p->rr, rnd);
+	pick = dotpool_select(p->policy, c, p->n, &p->rr, rnd);
+	if(p->policy == DOTPOOL_POLICY_ORDERED) {
+		/* the usable ones in front of the pick were passed over for
+		 * their round trip: they get no queries to measure it, so one
+		 * that has not been measured for a while is probed, and comes
+		 * back into the band once it answers as fast as the others */
+		for(i = 0; i < pick; i++)
+			if(!c[i].tried && c[i].usable &&
+				dotpool_upstream_rtt_stale(p->e[i].up))
+				dotpool_upstream_probe(p->e[i].up);
+	}
+	return pick;
 }

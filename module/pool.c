@@ -290,7 +290,8 @@ up_deliver(struct dotpool_upstream* up, struct dotpool_req* req,
 	if(len >= 4)
 		up->stats.rcode[answer[3] & 0x0f]++;
 	dotpool_stats_latency(&up->stats, lat);
-	dotpool_up_rtt(up, lat);
+	if(!req->no_rtt && !req->requeued)
+		dotpool_up_rtt(up, lat);
 	dotpool_up_success(up);
 	up_gauges(up);
 	req->done(req, 0, answer, len);
@@ -330,6 +331,7 @@ conn_on_lost(void* owner, struct dotpool_req* req, int progress)
 		 * unless the connection answered others before it closed */
 		if(!progress)
 			req->resent = 1;
+		req->requeued = 1;
 		up->stats.resends++;
 		req_enqueue(req, 1);
 		pool_ctx_defer(up->pool);
@@ -517,6 +519,8 @@ dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req)
 	req->up = up;
 	req->conn = NULL;
 	req->resent = 0;
+	req->requeued = 0;
+	req->sent_us = 0; /* not written yet */
 	req->err = 0;
 	req->next = req->prev = NULL;
 	if(event_assign(&req->timer, up->pool->ctx.base, -1, 0, req_timer_cb,
@@ -530,6 +534,14 @@ dotpool_pool_send(struct dotpool_upstream* up, struct dotpool_req* req)
 	req_enqueue(req, 0);
 	up_dispatch(up);
 	return 0;
+}
+
+int
+dotpool_upstream_overdue(struct dotpool_upstream* up,
+	const struct dotpool_req* req)
+{
+	return dotpool_up_overdue(up, req->state == DOTPOOL_REQ_SENT ?
+		req->sent_us : 0);
 }
 
 void

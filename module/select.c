@@ -74,6 +74,27 @@ pick_fastest(const struct dotpool_candidate* c, int n)
 	return best;
 }
 
+/**
+ * Ordered within the RTT band: the first eligible candidate in order whose
+ * latency is unknown or not far worse than the best known one's (see
+ * DOTPOOL_RTT_BAND_US).
+ */
+static int
+pick_ordered(const struct dotpool_candidate* c, int n)
+{
+	uint64_t best = 0, limit;
+	int i;
+	for(i = 0; i < n; i++)
+		if(eligible(c, i) && c[i].srtt_us &&
+			(best == 0 || c[i].srtt_us < best))
+			best = c[i].srtt_us;
+	limit = best * 2 + DOTPOOL_RTT_BAND_US;
+	for(i = 0; i < n; i++)
+		if(eligible(c, i) && (best == 0 || c[i].srtt_us <= limit))
+			return i;
+	return -1;
+}
+
 int
 dotpool_select(enum dotpool_policy policy,
 	const struct dotpool_candidate* c, int n, unsigned* rr, uint32_t rnd)
@@ -86,7 +107,7 @@ dotpool_select(enum dotpool_policy policy,
 		return first_untried(c, n);
 	switch(policy) {
 	case DOTPOOL_POLICY_ORDERED:
-		pick = nth_eligible(c, n, 0);
+		pick = pick_ordered(c, n);
 		break;
 	case DOTPOOL_POLICY_ROUND_ROBIN:
 		/* the cursor walks all upstreams so that each gets its turn

@@ -57,6 +57,9 @@ dotpool_stats_add(struct dotpool_stats* dst, const struct dotpool_stats* src)
 	dst->resends += src->resends;
 	dst->failovers += src->failovers;
 	dst->hedges += src->hedges;
+	dst->hedges_soft += src->hedges_soft;
+	dst->hedges_refused += src->hedges_refused;
+	dst->suspects += src->suspects;
 	dst->conns_opened += src->conns_opened;
 	dst->hs_full += src->hs_full;
 	dst->hs_resumed += src->hs_resumed;
@@ -70,6 +73,10 @@ dotpool_stats_add(struct dotpool_stats* dst, const struct dotpool_stats* src)
 	dst->conns_idle += src->conns_idle;
 	dst->queued += src->queued;
 	dst->unverified += src->unverified;
+	dst->srtt_us += src->srtt_us;
+	dst->rttvar_us += src->rttvar_us;
+	dst->soft_us += src->soft_us;
+	dst->suspect += src->suspect;
 	/* Health is a state, not a quantity, but the contract is "every
 	 * field": a caller that wants the worst state over workers (the
 	 * metrics endpoint) takes it before adding. */

@@ -30,6 +30,8 @@ dotpool_health_str(enum dotpool_health h)
 	return "unknown";
 }
 
+static void up_set_suspect(struct dotpool_upstream* up, int suspect);
+
 /* ---- health ------------------------------------------------------------ */
 
 /** Schedule the next active probe of a DOWN or unverified upstream. */
@@ -121,6 +123,8 @@ up_set_verified(struct dotpool_upstream* up, int verified)
 void
 dotpool_up_success(struct dotpool_upstream* up)
 {
+	up->last_answer_us = dotpool_ctx_now(up->ctx);
+	up_set_suspect(up, 0);
 	up->fails = 0;
 	up->backoff_until = 0;
 	dotpool_board_clear(up->shared);
@@ -129,10 +133,127 @@ dotpool_up_success(struct dotpool_upstream* up)
 	dotpool_up_set_health(up, DOTPOOL_UP, NULL);
 }
 
+
+/* ---- the round-trip estimate and the soft deadline ---------------------- */
+
+/** Whether the estimate has had no sample for DOTPOOL_RTT_IDLE_MS. */
+static int
+up_rtt_idle(const struct dotpool_upstream* up, uint64_t now)
+{
+	return now - up->last_sample_us > (uint64_t)DOTPOOL_RTT_IDLE_MS * 1000;
+}
+
+/** Publish the estimate's gauges into the counters (the caller
+ * republishes them). */
+static void
+up_rtt_gauges(struct dotpool_upstream* up)
+{
+	up->stats.srtt_us = (int64_t)up->srtt;
+	up->stats.rttvar_us = (int64_t)up->rttvar;
+	up->stats.soft_us = (int64_t)dotpool_up_soft_us(up);
+}
+
+/**
+ * RFC 6298's SRTT and RTTVAR with one change: RTTVAR rises with the
+ * RFC's gain (1/4) but falls with 1/32 (as Linux's TCP keeps its mdev).
+ * With the RFC's symmetric gain a bimodal upstream (cached names fast,
+ * uncached ones 200 ms slower, one in ten) has its variation collapse
+ * between slow answers, and about half of the slow answers would fall
+ * past the soft deadline and be hedged although the upstream is healthy;
+ * with the slow fall about one in twenty does. A quantile estimate would
+ * do as well but costs memory per upstream and reacts slower to a real
+ * change of the path; SRTT follows a change within a few samples.
+ */
 void
 dotpool_up_rtt(struct dotpool_upstream* up, uint64_t lat)
 {
-	up->srtt = up->srtt ? (up->srtt * 7 + lat) / 8 : lat;
+	uint64_t now = dotpool_ctx_now(up->ctx);
+	if(up->rtt_samples == 0 || up_rtt_idle(up, now) || up->suspect) {
+		/* first sample, the first after a pause, or the answer that
+		 * ends a suspicion (which proved the estimate wrong: a
+		 * server now answering 300 ms slower would otherwise take a
+		 * dozen slow answers to be passed over): what was learned
+		 * before may no longer hold (RFC 6298 2.2) */
+		up->srtt = lat;
+		up->rttvar = lat / 2;
+		up->rtt_samples = 1;
+	} else {
+		uint64_t dev = up->srtt > lat ? up->srtt - lat : lat - up->srtt;
+		if(dev > up->rttvar)
+			up->rttvar = (up->rttvar * 3 + dev) / 4;
+		else	up->rttvar = (up->rttvar * 31 + dev) / 32;
+		up->srtt = (up->srtt * 7 + lat) / 8;
+		if(up->rtt_samples < 0xffff)
+			up->rtt_samples++;
+	}
+	if(up->srtt == 0)
+		up->srtt = 1; /* 0 means unknown to selection */
+	up->last_sample_us = now;
+	up_rtt_gauges(up);
+}
+
+uint64_t
+dotpool_up_soft_us(const struct dotpool_upstream* up)
+{
+	const struct dotpool_config* cfg = up->ctx->cfg;
+	uint64_t lo = (uint64_t)cfg->soft_deadline_min * 1000;
+	uint64_t hi = (uint64_t)cfg->soft_deadline_max * 1000;
+	uint64_t var = up->rttvar, d;
+	if(lo > hi)
+		lo = hi;
+	if(up->rtt_samples == 0)
+		return hi; /* nothing known: wait as long as allowed */
+	if(up_rtt_idle(up, dotpool_ctx_now(up->ctx)) && var < up->srtt / 2)
+		var = up->srtt / 2; /* as sure as one sample */
+	d = up->srtt + 4 * var;
+	return d < lo ? lo : d > hi ? hi : d;
+}
+
+/* ---- suspect: past the soft deadline, nothing heard since ---------------- */
+
+/**
+ * The only writer of up->suspect (and its gauge): a suspect upstream is
+ * probed at once and then every probe-interval until it answers; new
+ * queries skip it (dotpool_upstream_usable). Republishes the counters.
+ */
+static void
+up_set_suspect(struct dotpool_upstream* up, int suspect)
+{
+	if(up->suspect == suspect)
+		return;
+	up->suspect = suspect;
+	up->stats.suspect = suspect;
+	if(suspect) {
+		up->stats.suspects++;
+		/* with probes it stays suspect until one answers: were it
+		 * tried again sooner, each try would cost the queries sent
+		 * to it until their soft deadline a hedge; without probes
+		 * nothing would ever clear it, so it lapses once the hard
+		 * timeout of the attempt that raised it is past */
+		up->suspect_until = up->probe_send &&
+			up->ctx->cfg->probe_interval ? UINT64_MAX :
+			dotpool_ctx_now(up->ctx) +
+			(uint64_t)up->ctx->cfg->attempt_timeout * 1000;
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: no answer past "
+			"the soft deadline, suspect", up->label);
+	} else
+		dotpool_log(DOTPOOL_LOG_DETAIL, "dotpool: %s: no longer "
+			"suspect", up->label);
+	dotpool_stats_publish(&up->pub, &up->stats);
+	if(suspect)
+		dotpool_upstream_probe(up);
+}
+
+int
+dotpool_up_overdue(struct dotpool_upstream* up, uint64_t sent_us)
+{
+	/* an answer to anything sent since (a slow-but-healthy upstream
+	 * keeps answering the others) says it is working; an attempt not
+	 * yet written (sent_us 0: its connection is still being set up)
+	 * says nothing of the server */
+	if(sent_us != 0 && up->last_answer_us < sent_us)
+		up_set_suspect(up, 1);
+	return up->suspect;
 }
 
 void
@@ -150,13 +271,18 @@ dotpool_upstream_health(const struct dotpool_upstream* up)
 }
 
 int
-dotpool_upstream_usable(const struct dotpool_upstream* up)
+dotpool_upstream_usable(struct dotpool_upstream* up)
 {
 	/* another worker may have found it failing a moment ago */
 	uint64_t avoid = dotpool_board_avoid_until(up->shared), now;
-	if(up->health == DOTPOOL_UP && avoid == 0)
+	if(up->health == DOTPOOL_UP && avoid == 0 && !up->suspect)
 		return 1; /* the common case reads no clock */
 	now = dotpool_ctx_now(up->ctx);
+	if(up->suspect) {
+		if(now < up->suspect_until)
+			return 0;
+		up_set_suspect(up, 0);
+	}
 	return (up->health == DOTPOOL_UP || now >= up->backoff_until) &&
 		now >= avoid;
 }
@@ -182,7 +308,7 @@ up_probe_done(struct dotpool_req* req, int err, uint8_t* answer, size_t len)
 	/* an upstream nobody has seen answer is probed until it does, and
 	 * one whose probe failed until one succeeds, so that its health is
 	 * known (and comes back) without a client query */
-	if(up->health != DOTPOOL_UP || up->stats.unverified)
+	if(up->health != DOTPOOL_UP || up->stats.unverified || up->suspect)
 		up_probe_arm(up);
 }
 
@@ -219,7 +345,7 @@ up_probe_cb(evutil_socket_t fd, short what, void* arg)
 	(void)fd; (void)what;
 	dotpool_ctx_wake(up->ctx);
 	up->probe_armed = 0;
-	if(up->health == DOTPOOL_UP && !up->stats.unverified)
+	if(up->health == DOTPOOL_UP && !up->stats.unverified && !up->suspect)
 		return;
 	if(up->probe.state != DOTPOOL_REQ_IDLE) {
 		up_probe_arm(up);
@@ -487,6 +613,7 @@ dotpool_up_new(const struct dotpool_ctx* ctx, dotpool_up_send_fn probe_send,
 	}
 	/* an upstream the board cannot hold is simply not shared */
 	up->shared = dotpool_board_slot(board, up->label);
+	up_rtt_gauges(up);
 	dotpool_up_set_health(up, DOTPOOL_UP, NULL);
 	up_set_verified(up, 0);
 	return up;
@@ -519,6 +646,19 @@ dotpool_upstream_srtt(const struct dotpool_upstream* up)
 	return up->srtt;
 }
 
+unsigned
+dotpool_upstream_soft_ms(const struct dotpool_upstream* up)
+{
+	return (unsigned)((dotpool_up_soft_us(up) + 999) / 1000);
+}
+
+int
+dotpool_upstream_rtt_stale(const struct dotpool_upstream* up)
+{
+	return up->rtt_samples == 0 ||
+		up_rtt_idle(up, dotpool_ctx_now(up->ctx));
+}
+
 const char*
 dotpool_upstream_name(const struct dotpool_upstream* up)
 {
@@ -541,9 +681,20 @@ dotpool_upstream_stats_read(const struct dotpool_upstream* up,
 void
 dotpool_upstream_count(struct dotpool_upstream* up, enum dotpool_count what)
 {
-	if(what == DOTPOOL_COUNT_FAILOVER)
+	switch(what) {
+	case DOTPOOL_COUNT_FAILOVER:
 		up->stats.failovers++;
-	else	up->stats.hedges++;
+		break;
+	case DOTPOOL_COUNT_HEDGE_SOFT:
+		up->stats.hedges_soft++;
+		/* fall through - a hedge like any other */
+	case DOTPOOL_COUNT_HEDGE:
+		up->stats.hedges++;
+		break;
+	case DOTPOOL_COUNT_HEDGE_REFUSED:
+		up->stats.hedges_refused++;
+		break;
+	}
 	dotpool_stats_publish(&up->pub, &up->stats);
 }
 

@@ -35,6 +35,14 @@
 #define DOTPOOL_REWARM_BURST 3
 /** Steady rate of rewarm opens per upstream: one per this many ms. */
 #define DOTPOOL_REWARM_INTERVAL_MS 1000
+/** An RTT estimate with no sample for this long (ms) is only as sure as
+ * one sample: the path or the server may have changed while it was not
+ * used (its variation is widened, see dotpool_up_soft_us), and the next
+ * sample starts it afresh. Short enough that an upstream the ordered
+ * policy passes over for its round trip is probed (plan.c) and back in
+ * use within seconds of recovering; a busy upstream never idles that
+ * long. */
+#define DOTPOOL_RTT_IDLE_MS 3000
 /** Largest probe query: header, a name of 255 bytes, type and class. */
 #define DOTPOOL_PROBE_MAX (12 + 255 + 4)
 
@@ -106,8 +114,26 @@ struct dotpool_upstream {
 	uint64_t backoff_until;
 	/** this upstream's slot on the pool's health board, or NULL */
 	struct dotpool_board_slot* shared;
-	/** smoothed answer latency in µs, 0 unknown */
+	/** smoothed round trip (SRTT) in µs, 0 unknown; written only by
+	 * dotpool_up_rtt */
 	uint64_t srtt;
+	/** its variation (RTTVAR) in µs */
+	uint64_t rttvar;
+	/** samples folded into srtt since it last started afresh */
+	unsigned rtt_samples;
+	/** monotonic µs of the last sample, 0 never */
+	uint64_t last_sample_us;
+	/** monotonic µs of the last answer (any, probes too), 0 never */
+	uint64_t last_answer_us;
+	/** suspect: an attempt went past its soft deadline with no answer
+	 * since it was sent; new queries skip it while probes ask it.
+	 * Written only by up_set_suspect */
+	int suspect;
+	/** monotonic µs when the suspicion lapses on its own: never while
+	 * probes run (an answer ends it); without probes once the hard
+	 * attempt-timeout of the attempt that raised it has passed, from
+	 * where on failures and backoff speak */
+	uint64_t suspect_until;
 	/** ms after which this server was seen closing idle connections,
 	 * less a margin, never below DOTPOOL_IDLE_LEARN_MIN_MS; 0 = not
 	 * seen. New connections idle no longer. */
@@ -188,8 +214,25 @@ void dotpool_up_failure(struct dotpool_upstream* up, const char* why);
 /** An answer: the upstream works (health UP, backoff and board cleared). */
 void dotpool_up_success(struct dotpool_upstream* up);
 
-/** Fold one answer's latency (µs) into the RTT estimate. */
+/**
+ * Fold one round trip (µs) into the estimate: the caller applies Karn's
+ * rule (no sample from a re-sent request or a hedge).
+ */
 void dotpool_up_rtt(struct dotpool_upstream* up, uint64_t lat_us);
+
+/**
+ * The soft deadline in µs of an attempt sent now: SRTT + 4 * RTTVAR,
+ * within soft-deadline-min and soft-deadline-max; soft-deadline-max while
+ * nothing was measured.
+ */
+uint64_t dotpool_up_soft_us(const struct dotpool_upstream* up);
+
+/**
+ * An attempt sent at sent_us (monotonic µs, 0 = not written yet) is past
+ * its soft deadline: the upstream turns suspect unless it answered
+ * anything since. @return whether it is suspect now.
+ */
+int dotpool_up_overdue(struct dotpool_upstream* up, uint64_t sent_us);
 
 /** Whether req is the upstream's own health probe. */
 int dotpool_up_is_probe(const struct dotpool_upstream* up,

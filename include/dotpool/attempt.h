@@ -3,9 +3,16 @@
  * A query's attempt controller: which upstream the next attempt goes to
  * (the zone's plan and policy, never one already tried for this name),
  * within the query's budgets (max-attempts, query-timeout, attempt-timeout),
- * and hedging (after hedge-delay without an answer a second attempt goes to
- * another upstream; the first good answer wins and the other is
- * withdrawn, a failure waits for the other one).
+ * and hedging: at the attempt's soft deadline (hedge-delay: auto, what its
+ * upstream normally takes by its round-trip estimate) or after a fixed
+ * hedge-delay without an answer, a second attempt goes to another
+ * upstream without withdrawing the first; the first good answer wins and
+ * the other is withdrawn, a failure waits for the other one. Only the
+ * hard attempt-timeout is a failure. At the soft deadline the first
+ * attempt's upstream also turns suspect when it answered nothing since
+ * (dotpool_upstream_overdue). Hedges come out of the worker's budget (a
+ * token bucket: hedge-max-percent of its queries, hedge-burst at once), so
+ * a period when everything is slow cannot double the upstreams' load.
  *
  * States (one setter, ctl_set_state in attempt.c):
  *
@@ -69,6 +76,11 @@ struct dotpool_ctl_env {
 	void (*cancel)(struct dotpool_req* req);
 	/** xorshift state for selection; the owner seeds it (non-zero) */
 	uint64_t rnd;
+	/** the hedge budget, kept as what was spent of a full bucket, in
+	 * hundredths of a hedge: 0 (as zeroed) is full, each query pays
+	 * back hedge-max-percent, each hedge costs 100, and a hedge is sent
+	 * only while the bucket holds one (written by the controllers) */
+	unsigned hedge_spent;
 };
 
 /** What the controller asks of the query it serves. */
@@ -130,6 +142,9 @@ struct dotpool_ctl {
 	int attempts;
 	/** hedges sent for this name */
 	int hedges;
+	/** the hedge timer runs to the lead attempt's soft deadline
+	 * (hedge-delay: auto), not a fixed delay */
+	int hedge_soft;
 	/** when the query started, ms of the timers' clock */
 	uint64_t start_ms;
 	/** the hedge timer */
@@ -137,7 +152,8 @@ struct dotpool_ctl {
 };
 
 /**
- * Set up a controller; the query's time budget starts now.
+ * Set up a controller; the query's time budget starts now, and it pays
+ * its share into the worker's hedge budget.
  * @param ctl: the controller (caller's memory, zeroed or not).
  * @param env: the worker's context (borrowed, outlives the controller).
  * @param ops: the query's callbacks (borrowed).

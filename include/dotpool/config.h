@@ -79,6 +79,9 @@ struct dotpool_upstream_cfg {
 	int line;
 };
 
+/** hedge-delay: auto: hedge at the attempt's soft deadline. */
+#define DOTPOOL_HEDGE_AUTO 0xffffffffu
+
 /** Settings of one zone (`zone:` section). */
 struct dotpool_zone_cfg {
 	/** next in list */
@@ -88,7 +91,8 @@ struct dotpool_zone_cfg {
 	/** upstream selection policy */
 	enum dotpool_policy policy;
 	/** ms without an answer before also asking a second upstream;
-	 * 0 = no hedging (default) */
+	 * 0 = no hedging, DOTPOOL_HEDGE_AUTO = at the attempt's soft
+	 * deadline (default: the global hedge-delay) */
 	unsigned hedge_delay;
 	/** authentication profile for the zone's upstreams */
 	enum dotpool_profile profile;
@@ -110,8 +114,18 @@ struct dotpool_config {
 	unsigned max_attempts;
 	/** default upstream policy for zones without a zone: section */
 	enum dotpool_policy policy;
-	/** default hedge delay in ms, 0 = off (0) */
+	/** default hedge delay in ms, 0 = off, DOTPOOL_HEDGE_AUTO = at the
+	 * soft deadline the upstream's round-trip estimate gives (auto) */
 	unsigned hedge_delay;
+	/** lower bound of the soft deadline in ms (50) */
+	unsigned soft_deadline_min;
+	/** upper bound of the soft deadline in ms, and the deadline of an
+	 * upstream with no round trip measured yet (400) */
+	unsigned soft_deadline_max;
+	/** hedges per 100 queries a worker may send, in the long run (2) */
+	unsigned hedge_percent;
+	/** hedges a worker may send at once beyond that share (20) */
+	unsigned hedge_burst;
 
 	/* ---- connections ---- */
 	/** ms to set up TCP and TLS (2000) */

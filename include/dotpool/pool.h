@@ -101,6 +101,11 @@ struct dotpool_req {
 	dotpool_done_fn done;
 	/** caller's data */
 	void* arg;
+	/** its round trip is no sample for the estimate (a hedge: it is
+	 * sent only when another upstream is slow, and the first of the
+	 * two answers cancels the other, so its times are not a fair
+	 * sample of the upstream) */
+	int no_rtt;
 
 	/* ---- private to the pool ---- */
 	/** state, which also says which list it is on (QUEUED: its
@@ -113,8 +118,12 @@ struct dotpool_req {
 	struct dotpool_conn* conn;
 	/** DNS ID on that connection */
 	uint16_t id;
-	/** times re-sent after a lost connection */
+	/** times re-sent after a lost connection (counted for the
+	 * give-up rule) */
 	uint8_t resent;
+	/** it lost a connection and was queued again: its answer is no RTT
+	 * sample (Karn: which write does it answer?) */
+	uint8_t requeued;
 	/** list links when QUEUED or FAILING */
 	struct dotpool_req* next;
 	/** list links when QUEUED or FAILING */
@@ -241,9 +250,10 @@ void dotpool_upstream_probe(struct dotpool_upstream* up);
 enum dotpool_health dotpool_upstream_health(const struct dotpool_upstream* up);
 
 /**
- * Whether a request sent now would be tried (UP, or a backoff that expired).
+ * Whether a request sent now would be tried: UP, or a backoff that
+ * expired, and not suspect (a suspicion that lapsed is cleared here).
  */
-int dotpool_upstream_usable(const struct dotpool_upstream* up);
+int dotpool_upstream_usable(struct dotpool_upstream* up);
 
 /** What the glue learned from an answer, for health bookkeeping. */
 enum dotpool_outcome {
@@ -264,8 +274,15 @@ void dotpool_upstream_report(struct dotpool_upstream* up,
 enum dotpool_count {
 	/** an attempt moved to this upstream after another one failed */
 	DOTPOOL_COUNT_FAILOVER = 0,
-	/** a hedged second attempt went to this upstream */
-	DOTPOOL_COUNT_HEDGE
+	/** a hedged second attempt went to this upstream after the zone's
+	 * fixed hedge-delay */
+	DOTPOOL_COUNT_HEDGE,
+	/** a hedged second attempt went to this upstream at the soft
+	 * deadline of the first (hedge-delay: auto) */
+	DOTPOOL_COUNT_HEDGE_SOFT,
+	/** an attempt on this upstream was past its hedge time but the
+	 * worker's hedge budget was spent: no hedge */
+	DOTPOOL_COUNT_HEDGE_REFUSED
 };
 
 /** Count a query-level event on an upstream's counters. */
@@ -274,6 +291,28 @@ void dotpool_upstream_count(struct dotpool_upstream* up,
 
 /** Smoothed round-trip estimate in µs (0 when unknown). */
 uint64_t dotpool_upstream_srtt(const struct dotpool_upstream* up);
+
+/**
+ * The soft deadline (ms) of an attempt sent to the upstream now: what it
+ * normally takes (SRTT + 4 * RTTVAR) within soft-deadline-min and
+ * soft-deadline-max; soft-deadline-max while nothing was measured.
+ */
+unsigned dotpool_upstream_soft_ms(const struct dotpool_upstream* up);
+
+/** Whether the round-trip estimate is missing or has had no sample for
+ * a long while (selection asks for a probe to refresh it). */
+int dotpool_upstream_rtt_stale(const struct dotpool_upstream* up);
+
+/**
+ * The request (sent to up, in flight) is past its soft deadline: the
+ * upstream turns suspect unless it answered anything since the request
+ * was written. A suspect upstream is skipped by new queries
+ * (dotpool_upstream_usable) and probed until it answers; the request
+ * itself goes on until its answer or its hard timeout.
+ * @return whether the upstream is suspect now.
+ */
+int dotpool_upstream_overdue(struct dotpool_upstream* up,
+	const struct dotpool_req* req);
 
 /** "addr@port#name" of an upstream, with " (opportunistic)" after it for
  * that profile, for logs and metrics labels; any thread (fixed when the

@@ -21,6 +21,19 @@ struct dotpool_candidate {
 	unsigned weight;
 };
 
+/**
+ * The ordered policy's RTT band: an upstream whose smoothed round trip is
+ * more than twice the best eligible one's plus this (µs) is passed over
+ * for the next one in order. Order expresses a preference among servers
+ * that answer comparably; one that has become several round trips slower
+ * than another (overloaded, rerouted) would otherwise make every query
+ * slow, and hedging, capped to a few percent of queries, cannot carry the
+ * rest. The margin keeps a far primary preferred over a near secondary
+ * (Unbound's own server selection treats servers within 400 ms of the
+ * fastest as equal; this band is narrower because dotpool hedges on top).
+ */
+#define DOTPOOL_RTT_BAND_US 200000
+
 /** Percent of queries the fastest policy sends to a random other upstream,
  * so that a recovered or faster upstream gets noticed. */
 #define DOTPOOL_EXPLORE_PERCENT 5
@@ -32,6 +45,9 @@ struct dotpool_candidate {
  * @param n: how many.
  * @param rr: round-robin cursor of the zone (read and advanced).
  * @param rnd: 32 random bits.
+ * The ordered policy takes the first eligible candidate in order that is
+ * within DOTPOOL_RTT_BAND_US of the best known round trip (an unknown one
+ * counts as within).
  * @return index of the pick, or -1 when every candidate was tried. When no
  *	untried candidate is usable, the first untried one in order is picked
  *	(trying a backing-off upstream beats failing the query outright).

@@ -51,6 +51,15 @@ struct dotpool_stats {
 	uint64_t failovers;
 	/** hedged second attempts */
 	uint64_t hedges;
+	/** of those, the ones sent at the soft deadline (hedge-delay: auto)
+	 * rather than after a fixed hedge-delay */
+	uint64_t hedges_soft;
+	/** hedges this upstream's slow attempts called for that the
+	 * worker's hedge budget (hedge-max-percent, hedge-burst) refused */
+	uint64_t hedges_refused;
+	/** times the upstream became suspect (an attempt past its soft
+	 * deadline, no answer since it was sent) */
+	uint64_t suspects;
 	/** connections opened (TCP) */
 	uint64_t conns_opened;
 	/** full TLS handshakes */
@@ -77,6 +86,15 @@ struct dotpool_stats {
 	 * was created (a probe or a client's), 0 after: a new upstream is
 	 * tried by selection, but nobody has seen it work yet */
 	int64_t unverified;
+	/** gauge: smoothed round trip in µs, 0 before the first sample */
+	int64_t srtt_us;
+	/** gauge: its variation (RTTVAR) in µs */
+	int64_t rttvar_us;
+	/** gauge: the soft deadline an attempt sent now gets, in µs */
+	int64_t soft_us;
+	/** gauge: 1 while the upstream is suspect (skipped by new queries,
+	 * probed until it answers) */
+	int64_t suspect;
 	/** gauge: health state (enum dotpool_health) */
 	int64_t health;
 } __attribute__((aligned(8)));

@@ -372,6 +372,34 @@ test_pipelined_out_of_order(void)
 	world_free(&w);
 }
 
+/** A hedge's answer (no_rtt) is no RTT sample; a lone attempt's is. */
+static void
+test_rtt_samples(void)
+{
+	struct world w;
+	struct treq t[2];
+	int start = completed;
+	world_init(&w);
+	world_pool(&w, "dot.test");
+	treq_init(&t[0], 0, 10000);
+	t[0].r.no_rtt = 1;
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[0].r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 1, 15000) &&
+		t[0].err == 0, "pool: the hedge is answered");
+	UNIT_CHECK(dotpool_upstream_srtt(w.up) == 0, "pool: a hedge's answer "
+		"is no RTT sample");
+	treq_init(&t[1], 1, 10000);
+	UNIT_REQUIRE(dotpool_pool_send(w.up, &t[1].r) == 0,
+		"pool: send accepted");
+	UNIT_CHECK(run_until(&w, &completed, start + 2, 15000) &&
+		t[1].err == 0, "pool: the lone attempt is answered");
+	UNIT_CHECK(dotpool_upstream_srtt(w.up) > 0, "pool: its round trip is "
+		"the estimate");
+	check_at_rest(&w);
+	world_free(&w);
+}
+
 /** Answers in 1-byte TLS records are reassembled. */
 static void
 test_onebyte_records(void)
@@ -575,6 +603,9 @@ test_peer_close_resend(void)
 	UNIT_CHECK(w.peer->accepted == 2, "pool: a second connection was made");
 	UNIT_CHECK(s->resends == 2 && s->err_closed == 1 && s->queries == 4,
 		"pool: re-sends and the lost connection counted");
+	UNIT_CHECK(dotpool_upstream_srtt(w.up) == 0 && s->lat_count == 2,
+		"pool: answers to re-sent queries are no RTT sample (Karn: "
+		"which write do they answer?), though their latency counts");
 	UNIT_CHECK(dotpool_upstream_health(w.up) == DOTPOOL_UP,
 		"pool: a close in flight is not a health failure");
 	check_at_rest(&w);
@@ -2049,6 +2080,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		{ "tls_create", test_tls_create },
 		{ "pipelined_out_of_order", test_pipelined_out_of_order },
+		{ "rtt_samples", test_rtt_samples },
 		{ "onebyte_records", test_onebyte_records },
 		{ "wrong_name", test_wrong_name },
 		{ "pins", test_pins },

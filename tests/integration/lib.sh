@@ -33,6 +33,8 @@
 #              dp_forward_tls ZONE NAME [AUTHNAME]   forward-zone clause text
 #              dp_forward_plain ZONE NAME            (plain DNS) clause text
 #              dp_blackhole_start NAME     DoT server that never answers
+#              dp_relay_start NAME PORT MS TCP relay to PORT, MS each way;
+#                                          its own port is dp_get NAME port
 #   under test dp_unbound_start NAME [options] <<EOF  server options, clauses
 #              dp_unbound_stop NAME        clean stop; fails the test if not
 #              dp_unbound_reload NAME, dp_control NAME ARGS..., dp_alive NAME
@@ -231,7 +233,7 @@ dp_pass() {
 		dp_alive "$name" || continue
 		case $(cat "$d/kind") in
 		capture) dp_capture_stop "$name" ;;
-		blackhole) dp__kill "$name" ;;
+		blackhole|relay) dp__kill "$name" ;;
 		job) dp_fail "background job $name still running at the end" ;;
 		*) dp_unbound_stop "$name" ;;
 		esac
@@ -549,6 +551,23 @@ dp_blackhole_start() {
 		sleep 0.1
 	done
 	dp_fail "blackhole $n not ready within ${DP_WAIT}s"
+}
+
+# dp_relay_start NAME PORT MS: a TCP relay (delayproxy.py) on a free loopback
+# port that passes bytes to and from 127.0.0.1:PORT, each way MS ms late:
+# a server on this host that looks MS ms away. dp_pass stops it.
+dp_relay_start() {
+	local n=$1 d=$DP_TMP/$1 i
+	mkdir -p "$d"
+	echo relay >"$d/kind"
+	dp__launch "$n" python3 "$DP_TOP/tests/integration/delayproxy.py" \
+		--target "$2" --delay-ms "$3" --port-file "$d/port"
+	for i in $(seq 1 $((DP_WAIT * 10))); do
+		[ -s "$d/port" ] && return 0
+		dp_alive "$n" || dp_fail "relay $n failed: $(cat "$d/stderr")"
+		sleep 0.1
+	done
+	dp_fail "relay $n not ready within ${DP_WAIT}s"
 }
 
 # dp_upstream_queries NAME: print how many queries the upstream has received

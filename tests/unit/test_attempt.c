@@ -15,6 +15,8 @@
 #include "dotpool/attempt.h"
 #include "dotpool/plan.h"
 #include "dotpool/error.h"
+#include "module/ctx.h"
+#include "module/upstream.h"
 
 /** Most requests a test sends. */
 #define MAX_SENT 16
@@ -47,6 +49,9 @@ struct world {
 	struct dotpool_req* cancelled[MAX_SENT];
 	/** how many */
 	int ncancelled;
+	/** the transport marks what it takes written now (SENT), as the
+	 * pool does once a connection carries it */
+	int written;
 	/** the transport refuses requests to this upstream (queue full) */
 	struct dotpool_upstream* refuse;
 	/** encode fails */
@@ -81,6 +86,10 @@ fake_send(struct dotpool_upstream* up, struct dotpool_req* req)
 		return DOTPOOL_ENOMEM;
 	cur->sent_up[cur->nsent] = up;
 	cur->sent[cur->nsent++] = req;
+	if(cur->written) {
+		req->state = DOTPOOL_REQ_SENT;
+		req->sent_us = dotpool_now_us();
+	}
 	return 0;
 }
 
@@ -508,6 +517,161 @@ test_round_robin_across_queries(void)
 	world_free(&w);
 }
 
+/** Give upstream i a steady measured round trip of ms. */
+static void
+measured(struct world* w, int i, unsigned ms)
+{
+	int k;
+	for(k = 0; k < 200; k++)
+		dotpool_up_rtt(up_of(w, i), (uint64_t)ms * 1000);
+}
+
+/** hedge-delay auto: the hedge goes out at the lead attempt's soft
+ * deadline (its upstream's SRTT + 4 RTTVAR within the bounds), the lead
+ * attempt is kept, the hedge is no RTT sample, it is counted as a
+ * soft-deadline hedge, and the lead's upstream, silent since the attempt
+ * was written, is suspect. */
+static void
+test_hedge_auto(void)
+{
+	struct world w;
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, DOTPOOL_HEDGE_AUTO);
+	w.written = 1;
+	dotpool_up_success(up_of(&w, 0));
+	measured(&w, 0, 40);
+	UNIT_REQUIRE(dotpool_upstream_soft_ms(up_of(&w, 0)) == 50,
+		"attempt: a steady 40 ms upstream's soft deadline is "
+		"soft-deadline-min");
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	UNIT_CHECK(w.sent[0]->no_rtt == 0, "attempt: the lead attempt is an "
+		"RTT sample");
+	advance(&w, 49);
+	UNIT_CHECK(w.nsent == 1 && dotpool_upstream_usable(up_of(&w, 0)),
+		"attempt: nothing before the soft deadline");
+	advance(&w, 1);
+	UNIT_REQUIRE(w.nsent == 2, "attempt: hedged at the soft deadline");
+	UNIT_CHECK(w.sent_up[1] == up_of(&w, 1) && w.ncancelled == 0 &&
+		w.ctl.state == DOTPOOL_CTL_HEDGED, "attempt: to the other "
+		"upstream, the first attempt kept");
+	UNIT_CHECK(w.sent[1]->no_rtt == 1, "attempt: a hedge is no RTT "
+		"sample");
+	UNIT_CHECK(dotpool_upstream_stats(up_of(&w, 1))->hedges == 1 &&
+		dotpool_upstream_stats(up_of(&w, 1))->hedges_soft == 1,
+		"attempt: counted as a soft-deadline hedge");
+	UNIT_CHECK(!dotpool_upstream_usable(up_of(&w, 0)) &&
+		dotpool_upstream_stats(up_of(&w, 0))->suspect == 1,
+		"attempt: the silent lead upstream is suspect");
+	complete(&w, 0, 0, 0x21);
+	UNIT_CHECK(w.finished == 1 && w.fin_byte == 0x21 &&
+		was_cancelled(&w, 1), "attempt: the first attempt may still "
+		"win; the hedge is withdrawn");
+	/* the next query skips the suspect upstream at once */
+	dotpool_ctl_init(&w.ctl, &w.env, &fake_ops, &w);
+	dotpool_ctl_set_plan(&w.ctl, w.plan);
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	UNIT_CHECK(w.sent_up[2] == up_of(&w, 1), "attempt: a new query goes "
+		"past the suspect upstream");
+	dotpool_ctl_cancel(&w.ctl);
+	world_free(&w);
+
+	/* nothing measured yet: soft-deadline-max */
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, DOTPOOL_HEDGE_AUTO);
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	advance(&w, 399);
+	UNIT_CHECK(w.nsent == 1, "attempt: unmeasured, no hedge before "
+		"soft-deadline-max");
+	advance(&w, 1);
+	UNIT_CHECK(w.nsent == 2, "attempt: hedged at soft-deadline-max");
+	dotpool_ctl_cancel(&w.ctl);
+	world_free(&w);
+
+	/* a slow upstream that answered since the attempt was written is
+	 * hedged but not suspect */
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, DOTPOOL_HEDGE_AUTO);
+	w.written = 1;
+	measured(&w, 0, 40);
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	advance(&w, 10);
+	dotpool_up_success(up_of(&w, 0)); /* another query's answer */
+	advance(&w, 40);
+	UNIT_CHECK(w.nsent == 2 && dotpool_upstream_usable(up_of(&w, 0)),
+		"attempt: hedged, but an upstream that answers is no suspect");
+	dotpool_ctl_cancel(&w.ctl);
+	world_free(&w);
+}
+
+/** No hedge to an upstream that is not usable (backing off, down or
+ * suspect): it would only add load; a failover may still try it. */
+static void
+test_hedge_not_to_unusable(void)
+{
+	struct world w;
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, 100);
+	dotpool_up_failure(up_of(&w, 1), "test");
+	UNIT_REQUIRE(!dotpool_upstream_usable(up_of(&w, 1)),
+		"attempt: the secondary backs off");
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	advance(&w, 100);
+	UNIT_CHECK(w.nsent == 1 && w.ctl.state == DOTPOOL_CTL_WAITING &&
+		dotpool_upstream_stats(up_of(&w, 1))->hedges == 0,
+		"attempt: no hedge to a backing-off upstream");
+	complete(&w, 0, DOTPOOL_ETIMEOUT, 0);
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: failover sent");
+	UNIT_CHECK(w.nsent == 2 && w.sent_up[1] == up_of(&w, 1),
+		"attempt: the failover still tries it, the last one left");
+	dotpool_ctl_cancel(&w.ctl);
+	world_free(&w);
+}
+
+/** The worker's hedge budget: hedge-burst at once, then
+ * hedge-max-percent of the queries; a refused hedge is counted on the
+ * slow attempt's upstream and the attempt goes on; 0 percent: none. */
+static void
+test_hedge_budget(void)
+{
+	struct world w;
+	int q, hedged = 0, refused_at = -1;
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, 100);
+	w.cfg->hedge_burst = 2;
+	w.cfg->hedge_percent = 50;
+	for(q = 0; q < 8; q++) {
+		int before = w.nsent;
+		dotpool_ctl_init(&w.ctl, &w.env, &fake_ops, &w);
+		dotpool_ctl_set_plan(&w.ctl, w.plan);
+		UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+		advance(&w, 100);
+		if(w.nsent == before + 2)
+			hedged++;
+		else if(refused_at < 0)
+			refused_at = q;
+		dotpool_ctl_cancel(&w.ctl);
+	}
+	/* full (2), then each query earns half a hedge: q0, q1, q2 hedge
+	 * (2 + 0.5 earned by q1 and q2), q3 is refused, then every
+	 * second query */
+	UNIT_CHECKF(refused_at == 3 && hedged == 5, "attempt: burst then "
+		"the share: first refusal at query 3 (got %d), 5 of 8 hedged "
+		"(got %d)", refused_at, hedged);
+	UNIT_CHECK(dotpool_upstream_stats(up_of(&w, 0))->hedges_refused == 3 &&
+		dotpool_upstream_stats(up_of(&w, 1))->hedges == 5 &&
+		dotpool_upstream_stats(up_of(&w, 1))->hedges_soft == 0,
+		"attempt: refusals counted on the slow upstream, fixed-delay "
+		"hedges apart from soft-deadline ones");
+	world_free(&w);
+
+	world_init(&w, 2, DOTPOOL_POLICY_ORDERED, 100);
+	w.cfg->hedge_percent = 0;
+	UNIT_REQUIRE(dotpool_ctl_send(&w.ctl) == 0, "attempt: sent");
+	advance(&w, 100);
+	UNIT_CHECK(w.nsent == 1 && w.ctl.state == DOTPOOL_CTL_WAITING,
+		"attempt: hedge-max-percent 0 sends no hedge, the attempt "
+		"goes on");
+	complete(&w, 0, 0, 5);
+	UNIT_CHECK(w.finished == 1 && w.fin_byte == 5, "attempt: and "
+		"its answer is the result");
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -524,6 +688,10 @@ main(void)
 		{ "encode failure", test_encode_failure },
 		{ "round robin across queries",
 			test_round_robin_across_queries },
+		{ "hedge at the soft deadline, suspect", test_hedge_auto },
+		{ "the hedge budget", test_hedge_budget },
+		{ "no hedge to an unusable upstream",
+			test_hedge_not_to_unusable },
 		{ NULL, NULL }
 	};
 	return unit_run("attempt", tests);

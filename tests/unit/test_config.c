@@ -97,7 +97,13 @@ test_defaults(void)
 	UNIT_CHECK(cfg->max_attempts == 3, "config: max-attempts 3");
 	UNIT_CHECK(cfg->policy == DOTPOOL_POLICY_ORDERED,
 		"config: policy ordered");
-	UNIT_CHECK(cfg->hedge_delay == 0, "config: hedge-delay off");
+	UNIT_CHECK(cfg->hedge_delay == DOTPOOL_HEDGE_AUTO,
+		"config: hedge-delay auto");
+	UNIT_CHECK(cfg->soft_deadline_min == 50 &&
+		cfg->soft_deadline_max == 400,
+		"config: soft-deadline-min 50, soft-deadline-max 400");
+	UNIT_CHECK(cfg->hedge_percent == 2 && cfg->hedge_burst == 20,
+		"config: hedge-max-percent 2, hedge-burst 20");
 	UNIT_CHECK(cfg->connect_timeout == 2000, "config: connect-timeout 2000");
 	UNIT_CHECK(cfg->idle_timeout == 20000, "config: idle-timeout 20000");
 	UNIT_CHECK(cfg->max_inflight == 128, "config: max-inflight 128");
@@ -141,6 +147,10 @@ test_every_global_key(void)
 		"\tmax-attempts: 5\n"
 		"\tpolicy: fastest\n"
 		"\thedge-delay: 150\n"
+		"\tsoft-deadline-min: 20\n"
+		"\tsoft-deadline-max: 300\n"
+		"\thedge-max-percent: 5\n"
+		"\thedge-burst: 3\n"
 		"\tconnect-timeout: 3000\n"
 		"\tidle-timeout: 60000\n"
 		"\tmax-inflight: 65535\n"
@@ -165,6 +175,11 @@ test_every_global_key(void)
 	UNIT_CHECK(cfg->max_attempts == 5, "config: max-attempts read");
 	UNIT_CHECK(cfg->policy == DOTPOOL_POLICY_FASTEST, "config: policy read");
 	UNIT_CHECK(cfg->hedge_delay == 150, "config: hedge-delay read");
+	UNIT_CHECK(cfg->soft_deadline_min == 20 &&
+		cfg->soft_deadline_max == 300,
+		"config: soft-deadline-min and -max read");
+	UNIT_CHECK(cfg->hedge_percent == 5 && cfg->hedge_burst == 3,
+		"config: hedge-max-percent and hedge-burst read");
 	UNIT_CHECK(cfg->connect_timeout == 3000, "config: connect-timeout read");
 	UNIT_CHECK(cfg->idle_timeout == 60000, "config: idle-timeout read");
 	UNIT_CHECK(cfg->max_inflight == 65535, "config: max-inflight read");
@@ -246,6 +261,9 @@ test_zones(void)
 		"zone:\n"
 		"  name: .\n"
 		"  policy: random\n"
+		"zone:\n"
+		"  name: auto.example\n"
+		"  hedge-delay: auto\n"
 		"dotpool:\n"
 		"  policy: round-robin\n"
 		"  hedge-delay: 90\n");
@@ -271,6 +289,9 @@ test_zones(void)
 		"config: the root zone");
 	UNIT_CHECK(z->policy == DOTPOOL_POLICY_RANDOM && z->hedge_delay == 90,
 		"config: root zone keeps its policy and inherits hedge-delay");
+	z = dotpool_config_zone(cfg, "auto.example");
+	UNIT_CHECK(z && z->hedge_delay == DOTPOOL_HEDGE_AUTO,
+		"config: a zone's hedge-delay: auto under a fixed global one");
 	UNIT_CHECK(dotpool_config_zone(cfg, "com") == NULL &&
 		dotpool_config_zone(cfg, "www.example.com") == NULL &&
 		dotpool_config_zone(cfg, NULL) == NULL &&
@@ -393,7 +414,19 @@ test_value_errors(void)
 	expect_error("dotpool:\nquery-timeout: 0\n",
 		"t.conf:2: query-timeout: must be 1..600000 ms, got \"0\"");
 	expect_error("dotpool:\nhedge-delay: 600001\n",
-		"t.conf:2: hedge-delay: must be 0..600000 ms, got \"600001\"");
+		"t.conf:2: hedge-delay: must be auto or 0..600000 ms, got "
+		"\"600001\"");
+	expect_error("dotpool:\nhedge-delay: sometimes\n",
+		"t.conf:2: hedge-delay: must be auto or 0..600000 ms, got "
+		"\"sometimes\"");
+	expect_error("dotpool:\nhedge-max-percent: 101\n",
+		"t.conf:2: hedge-max-percent: must be 0..100, got \"101\"");
+	expect_error("dotpool:\nhedge-burst: 0\n",
+		"t.conf:2: hedge-burst: must be 1..100000, got \"0\"");
+	expect_error("dotpool:\nsoft-deadline-min: 300\n"
+		"soft-deadline-max: 200\n",
+		"t.conf:3: soft-deadline-max: must be at least "
+		"soft-deadline-min (300), got \"200\"");
 	expect_error("dotpool:\nconnect-timeout: 2s\n",
 		"t.conf:2: connect-timeout: must be 1..600000 ms, got \"2s\"");
 	expect_error("dotpool:\nidle-timeout: 0\n",
@@ -639,6 +672,10 @@ same_globals(const struct dotpool_config* a, const struct dotpool_config* b)
 		a->query_timeout == b->query_timeout &&
 		a->max_attempts == b->max_attempts &&
 		a->policy == b->policy && a->hedge_delay == b->hedge_delay &&
+		a->soft_deadline_min == b->soft_deadline_min &&
+		a->soft_deadline_max == b->soft_deadline_max &&
+		a->hedge_percent == b->hedge_percent &&
+		a->hedge_burst == b->hedge_burst &&
 		a->connect_timeout == b->connect_timeout &&
 		a->idle_timeout == b->idle_timeout &&
 		a->max_inflight == b->max_inflight &&
@@ -664,7 +701,9 @@ test_sample_file(void)
 {
 	static const char* const keys[] = { "attempt-timeout",
 		"query-timeout", "max-attempts", "policy", "hedge-delay",
-		"connect-timeout", "idle-timeout", "max-inflight",
+		"soft-deadline-min", "soft-deadline-max", "hedge-max-percent",
+		"hedge-burst", "connect-timeout", "idle-timeout",
+		"max-inflight",
 		"max-connections", "max-queue", "prewarm", "rewarm-window", "keepalive",
 		"fail-threshold", "backoff-initial", "backoff-max",
 		"probe-interval", "tls-min-version", "tls-ciphers",

@@ -60,6 +60,13 @@ fill_stats(struct dotpool_stats* st)
 	st->conns_open = 25;
 	st->conns_idle = 26;
 	st->queued = 27;
+	st->hedges_soft = 28;
+	st->hedges_refused = 29;
+	st->suspects = 30;
+	st->suspect = 1;
+	st->srtt_us = 41500;
+	st->rttvar_us = 2250;
+	st->soft_us = 1050000;
 	st->health = DOTPOOL_BACKOFF;
 }
 
@@ -96,6 +103,16 @@ test_render_exact(void)
 		"dotpool_resends_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 17",
 		"dotpool_failovers_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 18",
 		"dotpool_hedges_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 19",
+		"# TYPE dotpool_hedges_soft_deadline_total counter",
+		"dotpool_hedges_soft_deadline_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 28",
+		"dotpool_hedges_refused_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 29",
+		"dotpool_suspect_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 30",
+		"# TYPE dotpool_upstream_suspect gauge",
+		"dotpool_upstream_suspect{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 1",
+		"# TYPE dotpool_upstream_srtt_seconds gauge",
+		"dotpool_upstream_srtt_seconds{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 0.041500",
+		"dotpool_upstream_rttvar_seconds{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 0.002250",
+		"dotpool_upstream_soft_deadline_seconds{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 1.050000",
 		"dotpool_connections_opened_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 20",
 		"dotpool_idle_closed_by_peer_total{upstream=\"" UP1 "\",zone=\"" ZONE1 "\"} 23",
 		"# TYPE dotpool_answers_total counter",
@@ -208,7 +225,7 @@ test_render_families(void)
 			"metrics: sample %s belongs to the family %s above it",
 			name, cur);
 	}
-	UNIT_CHECKF(ntypes == 21, "metrics: 21 families rendered, got %d",
+	UNIT_CHECKF(ntypes == 28, "metrics: 28 families rendered, got %d",
 		ntypes);
 	UNIT_CHECK(samples > 40, "metrics: samples were rendered");
 	dotpool_metrics_buf_free(&out);
@@ -434,6 +451,11 @@ test_merge(void)
 	a.inflight = 2;
 	a.lat_bucket[1] = 4;
 	a.health = DOTPOOL_DOWN;
+	a.srtt_us = 40000;
+	a.soft_us = 50000;
+	a.suspect = 1;
+	b.srtt_us = 90000;
+	b.soft_us = 30000;
 	b.queries = 5;
 	b.inflight = 1;
 	b.lat_bucket[1] = 1;
@@ -452,6 +474,10 @@ test_merge(void)
 		"metrics: merged buckets add up");
 	UNIT_CHECK(snap->rows[0].stats.health == DOTPOOL_DOWN,
 		"metrics: merged health is the worst");
+	UNIT_CHECK(snap->rows[0].stats.srtt_us == 90000 &&
+		snap->rows[0].stats.soft_us == 50000 &&
+		snap->rows[0].stats.suspect == 1, "metrics: merged round trip "
+		"and soft deadline are the slowest, suspect if one suspects");
 	UNIT_CHECK(strcmp(snap->rows[2].zone, "") == 0,
 		"metrics: NULL zone is stored as empty");
 	UNIT_CHECK(dotpool_metrics_snapshot_add(snap, NULL, ZONE1, &a) ==

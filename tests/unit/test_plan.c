@@ -13,6 +13,8 @@
 #include "unit_pool.h"
 #include "dotpool/plan.h"
 #include "dotpool/select.h"
+#include "module/ctx.h"
+#include "module/upstream.h"
 
 /** A pool to own real upstreams, and the table under test. */
 struct world {
@@ -236,6 +238,35 @@ test_pick_as_select(void)
 	world_free(&w);
 }
 
+/** The ordered policy passes over an upstream far slower than the next
+ * (the RTT band); one passed over whose estimate is old is probed, so
+ * that its recovery is seen without sending it client queries. */
+static void
+test_band_probe(void)
+{
+	struct world w;
+	struct dotpool_plan* p;
+	struct dotpool_upstream* slow;
+	world_init(&w);
+	p = make_plan(&w, 2, 2853, NULL);
+	dotpool_plans_install(w.plans, p);
+	p->policy = DOTPOOL_POLICY_ORDERED;
+	slow = p->e[0].up;
+	dotpool_up_rtt(slow, 340000);
+	dotpool_up_rtt(p->e[1].up, 40000);
+	UNIT_CHECK(dotpool_plan_pick(p, 0, 0) == 1 &&
+		slow->probe.state == DOTPOOL_REQ_IDLE, "plan: a primary 300 ms "
+		"slower is passed over; its fresh estimate needs no probe");
+	slow->last_sample_us = dotpool_now_us() -
+		(uint64_t)DOTPOOL_RTT_IDLE_MS * 1000 - 1;
+	UNIT_CHECK(dotpool_plan_pick(p, 0, 0) == 1 &&
+		slow->probe.state != DOTPOOL_REQ_IDLE, "plan: once its "
+		"estimate is old, the passed-over primary is probed");
+	UNIT_CHECK(dotpool_plan_pick(p, 0, 0) == 1, "plan: one probe at a "
+		"time");
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -244,6 +275,8 @@ main(void)
 		{ "recognises its forward-addrs", test_entry_is },
 		{ "rebuilt on change, old one held", test_rebuild },
 		{ "picks as selection does", test_pick_as_select },
+		{ "the RTT band, and probes of who it passes over",
+			test_band_probe },
 		{ NULL, NULL }
 	};
 	return unit_run("plan", tests);

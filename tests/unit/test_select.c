@@ -34,6 +34,45 @@ test_ordered(void)
 		"select: ordered never repeats a tried upstream");
 }
 
+/** The ordered policy's RTT band: order holds among upstreams that answer
+ * comparably (or are not measured yet); one far slower than the best
+ * eligible one is passed over for the next in order. */
+static void
+test_ordered_band(void)
+{
+	static const struct {
+		uint64_t srtt0, srtt1;
+		int usable1, want;
+		const char* what;
+	} cases[] = {
+		{ 30000, 20000, 1, 0, "a primary comparable to the best "
+			"stays" },
+		{ 150000, 10000, 1, 0, "a far primary (150 ms vs 10 ms) "
+			"stays" },
+		{ 340000, 40000, 1, 1, "a primary 300 ms slower than the "
+			"secondary is passed over" },
+		{ 340000, 0, 1, 0, "the others unmeasured: order" },
+		{ 340000, 40000, 0, 0, "only eligible upstreams set the band" },
+		{ 80000 + DOTPOOL_RTT_BAND_US, 40000, 1, 0, "at the band's edge "
+			"the primary stays" },
+		{ 80001 + DOTPOOL_RTT_BAND_US, 40000, 1, 1, "past it, the next "
+			"in order" },
+	};
+	struct dotpool_candidate c[3];
+	unsigned rr = 0;
+	size_t i;
+	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(c, 0, sizeof(c));
+		c[0].usable = c[2].usable = 1;
+		c[0].srtt_us = cases[i].srtt0;
+		c[1].srtt_us = cases[i].srtt1;
+		c[1].usable = cases[i].usable1;
+		UNIT_CHECKF(dotpool_select(DOTPOOL_POLICY_ORDERED, c, 3, &rr,
+			7) == cases[i].want, "select: ordered: %s",
+			cases[i].what);
+	}
+}
+
 static void
 test_fallback_and_exhaustion(void)
 {
@@ -131,6 +170,7 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "ordered", test_ordered },
+		{ "ordered within the RTT band", test_ordered_band },
 		{ "fallback and exhaustion", test_fallback_and_exhaustion },
 		{ "round robin", test_round_robin },
 		{ "random and weighted", test_random_and_weighted },

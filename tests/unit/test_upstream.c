@@ -206,22 +206,122 @@ test_down_cap_success(void)
 	fake_free(&f, up);
 }
 
-/** The RTT estimate: the first sample, then a 1/8 moving average. */
+/** The RTT estimate: the first sample starts it (RTTVAR half of it),
+ * then SRTT moves by 1/8; RTTVAR rises by 1/4 of a larger deviation and
+ * falls by 1/32 towards a smaller one; after DOTPOOL_RTT_IDLE_MS without
+ * a sample the next one starts it afresh. */
 static void
 test_rtt(void)
 {
 	struct fake_ctx f;
 	struct dotpool_upstream* up;
+	struct dotpool_stats st;
 	fake_init(&f);
 	up = fake_up(&f, DOTPOOL_PROFILE_STRICT);
 	UNIT_REQUIRE(up != NULL, "upstream: created");
-	UNIT_CHECK(dotpool_upstream_srtt(up) == 0, "upstream: no RTT yet");
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 0 &&
+		dotpool_upstream_rtt_stale(up), "upstream: no RTT yet");
 	dotpool_up_rtt(up, 8000);
-	UNIT_CHECK(dotpool_upstream_srtt(up) == 8000, "upstream: the first "
-		"sample is the estimate");
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 8000 && up->rttvar == 4000,
+		"upstream: the first sample is the estimate, RTTVAR half of it");
+	UNIT_CHECK(!dotpool_upstream_rtt_stale(up), "upstream: fresh now");
+	f.now += 1000;
 	dotpool_up_rtt(up, 16000);
-	UNIT_CHECK(dotpool_upstream_srtt(up) == 9000, "upstream: then 7/8 "
-		"of the old and 1/8 of the new");
+	/* deviation 8000 > 4000: RTTVAR = 3/4 4000 + 1/4 8000 */
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 9000 && up->rttvar == 5000,
+		"upstream: then 7/8 of the old and 1/8 of the new; RTTVAR "
+		"rises by a quarter of the deviation");
+	dotpool_up_rtt(up, 9000);
+	/* deviation 0 < 5000: RTTVAR = 31/32 5000 */
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 9000 && up->rttvar == 4843,
+		"upstream: RTTVAR falls by 1/32 only");
+	st = *dotpool_upstream_stats(up);
+	UNIT_CHECK(st.srtt_us == 9000 && st.rttvar_us == 4843 &&
+		st.soft_us == (int64_t)dotpool_up_soft_us(up),
+		"upstream: the estimate is in the counters (the pool publishes "
+		"them with the answer's gauges)");
+	f.now += (uint64_t)DOTPOOL_RTT_IDLE_MS * 1000 + 1;
+	UNIT_CHECK(dotpool_upstream_rtt_stale(up), "upstream: stale after "
+		"an idle period");
+	dotpool_up_rtt(up, 30000);
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 30000 && up->rttvar == 15000,
+		"upstream: the first sample after an idle period starts the "
+		"estimate afresh");
+	fake_free(&f, up);
+}
+
+/** The soft deadline: soft-deadline-max with nothing measured, then
+ * SRTT + 4 RTTVAR within the bounds, and a wider margin when the
+ * estimate is old. */
+static void
+test_soft_deadline(void)
+{
+	struct fake_ctx f;
+	struct dotpool_upstream* up;
+	int i;
+	fake_init(&f);
+	f.cfg.soft_deadline_min = 50;
+	f.cfg.soft_deadline_max = 400;
+	up = fake_up(&f, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	UNIT_CHECK(dotpool_up_soft_us(up) == 400000 &&
+		dotpool_upstream_soft_ms(up) == 400, "upstream: no sample: "
+		"the soft deadline is soft-deadline-max");
+	dotpool_up_rtt(up, 40000);
+	UNIT_CHECK(dotpool_up_soft_us(up) == 120000,
+		"upstream: one sample: 40 ms + 4 * 20 ms");
+	for(i = 0; i < 300; i++) {
+		f.now += 10000;
+		dotpool_up_rtt(up, 40000 + (uint64_t)(i % 3) * 1000);
+	}
+	UNIT_CHECK(dotpool_up_soft_us(up) == 50000, "upstream: a steady "
+		"40 ms upstream gets soft-deadline-min");
+	f.cfg.soft_deadline_min = 10;
+	UNIT_CHECK(dotpool_up_soft_us(up) > 40000 &&
+		dotpool_up_soft_us(up) < 50000, "upstream: SRTT + 4 RTTVAR "
+		"when within the bounds");
+	f.now += (uint64_t)DOTPOOL_RTT_IDLE_MS * 1000 + 1;
+	UNIT_CHECK(dotpool_up_soft_us(up) >= 120000, "upstream: an old "
+		"estimate is only as sure as one sample");
+	f.now -= (uint64_t)DOTPOOL_RTT_IDLE_MS * 1000 + 1;
+	for(i = 0; i < 20; i++)
+		dotpool_up_rtt(up, 900000);
+	UNIT_CHECK(dotpool_up_soft_us(up) == 400000, "upstream: never past "
+		"soft-deadline-max");
+	f.cfg.soft_deadline_min = 500;
+	UNIT_CHECK(dotpool_up_soft_us(up) == 400000, "upstream: a minimum "
+		"above the maximum gives way to it");
+	fake_free(&f, up);
+}
+
+/** A slow-but-healthy bimodal upstream: 9 answers in 10 at 40 ms, one at
+ * 240 ms (a name it had to resolve). The soft deadline must stay above
+ * the slow answers, or every one of them would be hedged (with RFC 6298's
+ * symmetric RTTVAR all of them would be here). */
+static void
+test_bimodal(void)
+{
+	struct fake_ctx f;
+	struct dotpool_upstream* up;
+	int i, slow = 0, late = 0;
+	fake_init(&f);
+	f.cfg.soft_deadline_min = 50;
+	f.cfg.soft_deadline_max = 400;
+	up = fake_up(&f, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	for(i = 0; i < 2000; i++) {
+		uint64_t lat = i % 10 == 9 ? 240000 :
+			40000 + (uint64_t)(i * 7919 % 5) * 1000;
+		f.now += 10000;
+		if(i > 100 && lat == 240000) {
+			slow++;
+			if(lat > dotpool_up_soft_us(up))
+				late++;
+		}
+		dotpool_up_rtt(up, lat);
+	}
+	UNIT_CHECKF(late * 20 <= slow, "upstream: at most one slow answer in "
+		"twenty is past the soft deadline, %d of %d were", late, slow);
 	fake_free(&f, up);
 }
 
@@ -475,6 +575,136 @@ test_verify_probe(void)
 	fake_free(&f, up);
 }
 
+/** A context with probes every probe_ms (0: none) and an upstream that
+ * has answered once (verified: its probes are only for suspicion). */
+static struct dotpool_upstream*
+answered_up(struct fake_ctx* f, unsigned probe_ms)
+{
+	struct dotpool_upstream* up;
+	fake_init(f);
+	f->cfg.probe_interval = probe_ms;
+	f->cfg.attempt_timeout = 700;
+	f->cfg.soft_deadline_min = 50;
+	f->cfg.soft_deadline_max = 400;
+	up = new_up(f, fake_send, DOTPOOL_PROFILE_STRICT);
+	UNIT_REQUIRE(up != NULL, "upstream: created");
+	probe_sent = NULL;
+	probe_sends = probe_send_ret = 0;
+	dotpool_up_success(up);
+	return up;
+}
+
+/** Past the soft deadline with nothing heard since the attempt was sent:
+ * suspect (not usable, published, probed at once and until it answers);
+ * only an answer trusts it again (a hard failure, or time, do not);
+ * without probes a suspicion lapses after attempt-timeout; an attempt not
+ * yet written says nothing. */
+static void
+test_suspect(void)
+{
+	struct fake_ctx f;
+	struct dotpool_upstream* up;
+	struct dotpool_stats st;
+	uint64_t sent;
+	up = answered_up(&f, 20);
+	dotpool_up_rtt(up, 40000);
+	dotpool_up_rtt(up, 40000);
+	f.now += 1000;
+	sent = f.now;
+	f.now += 60000;
+	UNIT_CHECK(!dotpool_up_overdue(up, 0) && dotpool_upstream_usable(up),
+		"upstream: an attempt not yet written makes nothing suspect");
+	UNIT_REQUIRE(dotpool_up_overdue(up, sent), "upstream: overdue and "
+		"silent since: suspect");
+	dotpool_upstream_stats_read(up, &st);
+	UNIT_CHECK(!dotpool_upstream_usable(up) && st.suspect == 1 &&
+		st.suspects == 1 && st.health == DOTPOOL_UP,
+		"upstream: suspect is not usable, published, health still UP");
+	UNIT_CHECK(probe_sends == 1 && probe_sent == &up->probe,
+		"upstream: a suspect upstream is probed at once");
+	UNIT_CHECK(dotpool_up_overdue(up, sent) && st.suspects == 1,
+		"upstream: a second overdue attempt changes nothing");
+	probe_sent->done(probe_sent, DOTPOOL_ETIMEOUT, NULL, 0);
+	UNIT_CHECK(up->probe_armed, "upstream: a probe without an answer is "
+		"repeated while suspect");
+	run_probe_timer(&f);
+	UNIT_CHECK(probe_sends == 2, "upstream: and the timer sends it");
+	/* the late answer that ends the suspicion: the pool folds its round
+	 * trip in first, then reports the success */
+	dotpool_up_rtt(up, 340000);
+	UNIT_CHECK(dotpool_upstream_srtt(up) == 340000,
+		"upstream: the answer that ends a suspicion starts the estimate "
+		"afresh (40 ms before)");
+	dotpool_up_success(up);
+	dotpool_upstream_stats_read(up, &st);
+	UNIT_CHECK(dotpool_upstream_usable(up) && st.suspect == 0 &&
+		!up->probe_armed, "upstream: an answer trusts it again and "
+		"ends the probing");
+	probe_sent->done(probe_sent, 0, NULL, 0);
+	/* probes decide: a hard failure does not end the suspicion, nor
+	 * does time */
+	probe_sent->done(probe_sent, 0, NULL, 0);
+	sent = f.now + 1;
+	f.now += 60000;
+	UNIT_REQUIRE(dotpool_up_overdue(up, sent), "upstream: suspect again");
+	dotpool_up_failure(up, "query timed out");
+	f.now = up->backoff_until + 3600000000u;
+	UNIT_CHECK(up->suspect && !dotpool_upstream_usable(up) &&
+		dotpool_upstream_health(up) == DOTPOOL_BACKOFF,
+		"upstream: with probes, neither a hard failure nor an hour "
+		"ends the suspicion; the backoff runs beside it");
+	dotpool_up_success(up);
+	UNIT_CHECK(dotpool_upstream_usable(up), "upstream: an answer does");
+	fake_free(&f, up);
+
+	/* without probes a suspicion lapses after attempt-timeout */
+	up = answered_up(&f, 0);
+	sent = f.now + 1;
+	f.now += 60000;
+	UNIT_REQUIRE(dotpool_up_overdue(up, sent), "upstream: suspect");
+	f.now += 699000;
+	UNIT_CHECK(!dotpool_upstream_usable(up), "upstream: suspect until "
+		"attempt-timeout has passed");
+	f.now += 1000;
+	UNIT_CHECK(dotpool_upstream_usable(up) && !up->suspect,
+		"upstream: then, without probes, the suspicion lapses");
+	dotpool_upstream_stats_read(up, &st);
+	UNIT_CHECK(st.suspect == 0 && st.suspects == 1,
+		"upstream: the lapse is published");
+	fake_free(&f, up);
+}
+
+/** Slow but healthy: each attempt takes longer than the soft deadline,
+ * but the upstream answers queries sent after it meanwhile (pipelined
+ * traffic): never suspect. */
+static void
+test_suspect_slow_healthy(void)
+{
+	struct fake_ctx f;
+	struct dotpool_upstream* up;
+	int i;
+	up = answered_up(&f, 20);
+	/* 100 queries a second, each answered 340 ms after it was sent:
+	 * at a query's soft deadline (50 ms: the estimate is still the
+	 * first, fast one) answers to earlier queries have come since */
+	dotpool_up_rtt(up, 40000);
+	for(i = 0; i < 300; i++) {
+		uint64_t sent = f.now;
+		f.now += 10000;
+		if(i >= 34)
+			dotpool_up_success(up);
+		if(i >= 40) {
+			UNIT_CHECK(!dotpool_up_overdue(up, sent - 40000),
+				"upstream: answering others: not suspect");
+			if(up->suspect)
+				break;
+		}
+	}
+	UNIT_CHECK(probe_sends == 0 && dotpool_upstream_usable(up),
+		"upstream: a slow one that keeps answering is not probed");
+	fake_free(&f, up);
+}
+
 int
 main(void)
 {
@@ -483,6 +713,10 @@ main(void)
 		{ "backoff_jitter", test_backoff_jitter },
 		{ "down_cap_success", test_down_cap_success },
 		{ "rtt", test_rtt },
+		{ "soft_deadline", test_soft_deadline },
+		{ "bimodal", test_bimodal },
+		{ "suspect", test_suspect },
+		{ "suspect_slow_healthy", test_suspect_slow_healthy },
 		{ "idle_learning", test_idle_learning },
 		{ "rewarm", test_rewarm },
 		{ "probe", test_probe },
