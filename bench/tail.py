@@ -377,7 +377,7 @@ unset multiplot
 """.format(h=180 * len(shown) + 60, out=o.out, case=case, n=len(shown),
 		title=CASES[case][0].replace("'", ""), rate=o.tail_rate,
 		ymax=o.tail_timeout * 1500, x0=-o.tail_fail_at,
-		x1=o.tail_duration - o.tail_fail_at + o.tail_timeout,
+		x1=o.tail_duration - o.tail_fail_at + 0.5,
 		panels="\n".join(panels))
 	gpf = os.path.join(b.work, "tail-%s.gp" % case)
 	with open(gpf, "w") as f:
