@@ -16,6 +16,9 @@ Scenarios (see bench/README.md):
            first query after a quiet spell longer than the upstream's idle
            timeout, against a warm query
   failover same path, the first of two upstreams blackholed
+  tail     same path, two fault-injecting upstreams, the primary failing
+           mid-run (blackholed, refusing, slow) or bimodal or healthy:
+           latency of every query over time (bench/tail.py)
 
 Rounds are interleaved (every system once per round) and the order of the
 systems is rotated each round. Medians over rounds are reported.
@@ -85,9 +88,12 @@ SYSTEMS = {
 	"dotpool-prewarm": ("dotpool", 1),
 	# only with bench/run.sh --ref REV
 	"dotpool-ref": ("dotpool", 1),
+	# the tail scenario's reference: what hedging costs or saves
+	"dotpool-nohedge": ("dotpool", 1),
 }
 # dotpool.conf lines per system (on top of --dotpool-conf)
-DOTPOOL_EXTRA = {"dotpool-prewarm": "prewarm: yes"}
+DOTPOOL_EXTRA = {"dotpool-prewarm": "prewarm: yes",
+	"dotpool-nohedge": "hedge-delay: 0"}
 # The Unbound release of the Unbound rows: 1.17.1 (Debian 12) unless named
 # here. A row's "/ dotpool" and "/ native DoT" ratios are to the dotpool and
 # native DoT rows of its own release (the other rows: to 1.17.1's).
@@ -97,7 +103,7 @@ NATIVE_REF = {"1.17.1": "unbound-dot", "1.26.0": "unbound-dot-1.26"}
 # the other DoT forwarders, for "dotpool / best peer"
 PEERS = ["kresd", "dnsdist", "stubby"]
 LOOPBACK_DEFAULT = [s for s in SYSTEMS
-	if s not in ("dotpool-prewarm", "dotpool-ref") or
+	if s not in ("dotpool-prewarm", "dotpool-ref", "dotpool-nohedge") or
 	(s == "dotpool-ref" and DOTPOOL_SO_REF)]
 # systems that talk to the upstream over DoT (quiet and failover scenarios)
 DOT_SYSTEMS = ["dotpool", "dotpool-prewarm", "unbound-dot", "dotpool-1.26",
@@ -571,9 +577,12 @@ policy.add(policy.all(policy.TLS_FORWARD({{{srv}}})))
 				"setLocal('127.0.0.1:%d')" % port,
 				"setMaxTCPClientThreads(1)"]
 			for i, u in enumerate(ups):
+				# health checks (two upstreams) ask a name the upstreams
+				# serve: the tail scenario's answer their own zone only
 				lines.append("newServer({address='%s:%d', tls='openssl', "
 					"subjectName='%s', caStore='%s', validateCertificates=true,"
-					" maxInFlight=128, order=%d, name='up%d'})" %
+					" maxInFlight=128, order=%d, name='up%d', "
+					"checkName='health.bench.'})" %
 					(u[0], u[1], AUTH_NAME, ca, i + 1, i + 1))
 			if len(ups) == 1:
 				# no health checks: they would open DoT connections of
@@ -1086,6 +1095,7 @@ def report(b, started, opts):
 				fmt(med([r.get("p50_ms") for r in s]), "%.1f"),
 				fmt(med([r.get("p99_ms") for r in s]), "%.1f")))
 		L.append("")
+	tail.report(L, b, opts)
 	if b.failed:
 		L.append("Not measured: " + "; ".join("%s: %s" % (k, v[:200])
 			for k, v in b.failed.items()))
@@ -1236,6 +1246,7 @@ def main():
 		"together with this run's (e.g. other scenarios run earlier)")
 	r.add_argument("--command", default=env("BENCH_COMMAND",
 		" ".join(sys.argv)))
+	tail.add_options(r, env)
 	a = ap.parse_args()
 	if a.cmd == "wait":
 		return cmd_wait(a)
@@ -1316,6 +1327,8 @@ def main():
 					" ".join(order)))
 				b.run_path_round(rnd, order, up, scen)
 			up.stop()
+		if "tail" in scen:
+			tail.run(b, a)
 	except KeyboardInterrupt:
 		log("interrupted; reporting what was measured")
 	finally:
@@ -1328,4 +1341,7 @@ def main():
 
 
 if __name__ == "__main__":
+	# bench/tail.py imports this file as `bench`: one copy, one Proc.live
+	sys.modules.setdefault("bench", sys.modules[__name__])
+	import tail
 	sys.exit(main() or 0)

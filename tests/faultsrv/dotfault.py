@@ -24,6 +24,8 @@ connection, one line back):
                              DNS message length mod 128 of the queries
                              received to a count (padding checks)
     reset                    zero the counters
+    kill-conns               end every open connection now (FIN, then RST);
+                             with refuse-tcp:closed, an upstream that dies
 Client side of it: dotfault.py --ctl PATH COMMAND...
 
 Only Python's standard library is used. One thread per connection.
@@ -31,6 +33,7 @@ Only Python's standard library is used. One thread per connection.
 
 import argparse
 import hashlib
+import heapq
 import json
 import os
 import random
@@ -75,6 +78,10 @@ FAULTS = {
            "else many A records; ARG 'records' forces records)",
     "tls-alert": "answer the ClientHello with a fatal TLS alert "
                  "(ARG: alert number, default 40 handshake_failure)",
+    "delay": "answer correctly after ARG ms (default 300), reading and "
+             "answering other queries meanwhile (answers out of order)",
+    "bimodal": "ARG PCT:MS (default 10:200): PCT per cent of the "
+               "answers delayed by MS ms as with delay, the others at once",
 }
 
 T_A, T_NS, T_SOA, T_AAAA, T_OPT = 1, 2, 6, 28, 41
@@ -97,6 +104,7 @@ class State:
         self.name = "?"
         self.addr = "192.0.2.1"
         self.changed = threading.Condition(self.lock)
+        self.conns = set()      # open Conn objects, for kill-conns
         self.reset()
 
     def reset(self):
@@ -335,15 +343,27 @@ class Conn:
         self.queries = 0
         self.held = []          # out-of-order: answers waiting
         self.held_since = 0.0
+        self.later = []         # delay, bimodal: heap of (due, seq, frame)
+        self.later_seq = 0
 
     def run(self):
+        # as real DoT servers do: without it an answer written while the
+        # previous one is unacknowledged waits a round trip (Nagle)
+        try:
+            self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         STATE.count("connections")
         STATE.count("open")
+        with STATE.lock:
+            STATE.conns.add(self)
         try:
             self.serve()
         except (Closed, OSError, ssl.SSLError):
             pass
         finally:
+            with STATE.lock:
+                STATE.conns.discard(self)
             STATE.count("open", -1)
             try:
                 self.sock.close()
@@ -356,6 +376,19 @@ class Conn:
                             struct.pack("ii", 1, 0))
         self.sock.close()
         raise Closed()
+
+    def kill(self):
+        """From the control thread: end this connection at once. Both
+        directions are shut on the base socket (SSLSocket's shutdown would
+        drop the TLS state under the owner thread's feet): the peer gets a
+        FIN, the owner's recv wakes with end-of-file, and with linger 0
+        its close then sends a RST, so the peer's next write fails."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def sink_raw(self):
         """Read and drop bytes until the peer goes away."""
@@ -405,6 +438,7 @@ class Conn:
     def read_frame(self):
         """The next query frame; flushes held answers on their timer."""
         while True:
+            self.send_due()
             if len(self.buf) >= 2:
                 n = struct.unpack("!H", self.buf[:2])[0]
                 if len(self.buf) >= 2 + n:
@@ -419,12 +453,17 @@ class Conn:
                 timeout = max(0.0, self.held_since + 0.05 - time.time())
             if fault == "stall-after-handshake":
                 timeout = OPTS.idle
+            if self.later:
+                timeout = min(timeout, max(0.0, self.later[0][0] -
+                                           time.monotonic()))
             self.sock.settimeout(timeout)
             try:
                 data = self.sock.recv(65537)
             except socket.timeout:
                 if self.held:
                     self.flush_held()
+                    continue
+                if self.later:
                     continue
                 if fault == "idle-close":
                     STATE.fired(fault)
@@ -439,6 +478,20 @@ class Conn:
 
     def answered(self, n=1):
         STATE.count("answers", n)
+
+    def send_later(self, data, ms):
+        """Queue an answer for ms from now; read_frame sends it on time
+        while this one thread keeps reading (one thread per TLS socket:
+        OpenSSL does not allow a read and a write at once)."""
+        self.later_seq += 1
+        heapq.heappush(self.later, (time.monotonic() + ms / 1000.0,
+                                    self.later_seq, data))
+
+    def send_due(self):
+        now = time.monotonic()
+        while self.later and self.later[0][0] <= now:
+            self.send(heapq.heappop(self.later)[2])
+            self.answered()
 
     def flush_held(self):
         held, self.held = self.held, []
@@ -536,6 +589,16 @@ class Conn:
                 time.sleep(delay)
             self.answered()
             return
+        if fault == "delay":
+            STATE.fired(fault)
+            self.send_later(frame(build_answer(q)), float(arg or 300))
+            return
+        if fault == "bimodal":
+            pct, _, ms = (arg or "10:200").partition(":")
+            if random.random() * 100 < float(pct):
+                STATE.fired(fault)
+                self.send_later(frame(build_answer(q)), float(ms or 200))
+                return
         if fault == "big":
             STATE.fired(fault)
             if q.edns and arg != "records":
@@ -661,6 +724,13 @@ def control(path):
                 reply = "ok"
             elif words == ["stats"]:
                 reply = json.dumps(STATE.snapshot(), sort_keys=True)
+            elif words == ["kill-conns"]:
+                with STATE.lock:
+                    conns = list(STATE.conns)
+                for conn in conns:
+                    conn.kill()
+                log("killed %d connections" % len(conns))
+                reply = "ok %d" % len(conns)
             elif words == ["reset"]:
                 with STATE.lock:
                     STATE.reset()
@@ -676,18 +746,27 @@ def control(path):
         c.close()
 
 
-def ctl_client(path, words):
+def ctl_request(path, words):
+    """One command to the control socket at path; the reply line (also
+    for drivers that import this file)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
-    s.connect(path)
-    s.sendall((" ".join(words) + "\n").encode())
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    reply = out.decode().strip()
+    try:
+        s.connect(path)
+        s.sendall((" ".join(words) + "\n").encode())
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        return out.decode().strip()
+    finally:
+        s.close()
+
+
+def ctl_client(path, words):
+    reply = ctl_request(path, words)
     print(reply)
     return 1 if reply.startswith("error") else 0
 

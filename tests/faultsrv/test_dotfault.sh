@@ -137,6 +137,67 @@ ctl set fault tls-alert >/dev/null
 out=$(q l.example.test A)
 grep -q 'alert' <<<"$out" && ok "tls-alert" || fail "tls-alert: $out"
 
+# delay, bimodal, kill-conns: pipelined queries on one connection (kdig
+# waits for each answer before the next query, so a small client here)
+pipe() {	# pipe MODE: one line of results, see the modes below
+	python3 - "$port" "$tmp/ca.pem" "$1" <<'PY'
+import socket, ssl, struct, sys, time
+port, ca, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                    server_hostname="dot.test")
+s.settimeout(5)
+if mode == "idle":     # wait for the control socket to kill the connection
+    try:
+        d = s.recv(100)
+        print("data %r" % d if d else "closed")
+    except (ssl.SSLError, OSError) as e:
+        print("error %s" % e)
+    sys.exit(0)
+n = 20
+def name(i):
+    return b"".join(bytes([len(l)]) + l for l in
+                    (b"p%d" % i, b"example", b"test")) + b"\0"
+t0 = time.monotonic()
+s.sendall(b"".join(struct.pack("!H", 16 + len(name(i))) +
+                   struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + name(i) +
+                   b"\0\1\0\1" for i in range(n)))
+buf, lat, order = b"", [], []
+while len(lat) < n:
+    while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+        buf += s.recv(65536)
+    m = buf[2:2 + struct.unpack("!H", buf[:2])[0]]
+    buf = buf[2 + len(m):]
+    assert m[3] & 15 == 0 and m[-4:] == bytes([192, 0, 2, 7]), m
+    order.append(struct.unpack("!H", m[:2])[0])
+    lat.append((time.monotonic() - t0) * 1000)
+print("%d %d %d %s" % (min(lat), max(lat), sum(1 for x in lat if x < 150),
+                       "inorder" if order == sorted(order) else "reordered"))
+PY
+}
+ctl set fault delay:300 >/dev/null
+read -r lo hi fast _ <<<"$(pipe delay)"
+# each answer 300 ms late, all 20 together: not one after another (6 s)
+[ "${lo:-0}" -ge 300 ] && [ "${hi:-9999}" -lt 1500 ] && [ "$fast" = 0 ] &&
+	ok "delay:300: 20 pipelined answers in $lo..$hi ms" ||
+	fail "delay:300: answers in ${lo:-?}..${hi:-?} ms, $fast fast"
+ctl set fault bimodal:50:300 >/dev/null
+read -r lo hi fast ord <<<"$(pipe bimodal)"
+# half of them at once, half 300 ms late (all fast or all slow: 2^-19)
+[ "${fast:-0}" -ge 1 ] && [ "$fast" -le 19 ] && [ "${hi:-0}" -ge 300 ] &&
+	[ "$hi" -lt 1500 ] && [ "$ord" = reordered ] &&
+	ok "bimodal:50:300: $fast of 20 at once, the last at $hi ms" ||
+	fail "bimodal:50:300: $fast fast, $lo..$hi ms, $ord"
+ctl set fault none >/dev/null
+pipe idle >"$tmp/idle" &
+ipid=$!
+for _ in $(seq 50); do [ "$(stat open)" -ge 1 ] && break; sleep 0.1; done
+reply=$(ctl kill-conns)
+wait "$ipid"
+[ "$reply" = "ok 1" ] && [ "$(cat "$tmp/idle")" = closed ] &&
+	ok "kill-conns ends the open connection" ||
+	fail "kill-conns: $reply, client saw $(cat "$tmp/idle")"
+
 ctl set fault none >/dev/null
 out=$(q m.example.test A)
 grep -qE '^m\.example\.test\.\s+60\s+IN\s+A\s+192\.0\.2\.7$' <<<"$out" &&
