@@ -164,7 +164,7 @@ Package: unbound-module-dev
 Section: devel
 Architecture: any
 Build-Profiles: <!pkg.unbound.libonly>
-Depends: libevent-dev, libssl-dev, ${misc:Depends}
+Depends: libevent-dev, libssl-dev, ${unbound-module:Depends}, ${misc:Depends}
 Description: configured internals of the unbound daemon, for building its modules
  The config.h and the internal headers of exactly this build of the unbound
  daemon, its configure line, an ABI stamp and a pkg-config file

@@ -57,6 +57,19 @@ printf '%s\n' "$confline" >"$dest/$inc/unbound-configure-line"
 } >"$dest/$inc/unbound-abi-stamp"
 chmod 0644 "$dest/$inc/unbound-configure-line" "$dest/$inc/unbound-abi-stamp"
 
+# The -dev packages of the libraries the headers include because of what
+# this build's configure turned on (util/netevent.h includes nghttp2's header
+# with HAVE_NGHTTP2_NGHTTP2_H, the dnstap headers protobuf-c's, ...), for
+# dh_gencontrol: ${unbound-module:Depends}. libssl-dev and libevent-dev,
+# which every daemon build dotpool loads into has, are in the control file.
+deps=
+has() { grep -q "^#define $1 1\$" "$config"; }
+has HAVE_NGHTTP2_NGHTTP2_H && deps="$deps, libnghttp2-dev"
+has USE_DNSTAP && deps="$deps, libprotobuf-c-dev"
+has USE_DNSCRYPT && deps="$deps, libsodium-dev"
+has HAVE_LIBBSD && deps="$deps, libbsd-dev"
+echo "unbound-module:Depends=${deps#, }" >>"${dest%/}.substvars"
+
 # config.h is per architecture: the .pc goes in the multiarch pkgconfig dir.
 pcdir=$dest/usr/lib/$multiarch/pkgconfig
 mkdir -p "$pcdir"
