@@ -5,14 +5,18 @@
 #     resolve a name over DoT through dotpool;
 #  2. make the 1.26.0 backport pair available too (a second local
 #     repository, pinned the same);
-#  3. a mismatched pair cannot be installed: dpkg refuses the 1.26.0 unbound
-#     under the 1.17.1 unbound-dotpool, and apt refuses to install the two
-#     together;
+#  3. apt refuses to install the 1.26.0 unbound with the 1.17.1
+#     unbound-dotpool;
 #  4. `apt-get upgrade` takes both to 1.26.0; Unbound with dotpool comes
 #     back and answers;
 #  5. a manual mismatch (the 1.17.1 module copied in and loaded by the
 #     1.26.0 daemon) is refused by the module's ABI guard: Unbound does not
-#     start with it.
+#     start with it;
+#  6. dpkg alone does not check the Depends of installed packages on what it
+#     replaces: `dpkg -i` of the 1.17.1 unbound under the 1.26.0
+#     unbound-dotpool goes through, but leaves the dependency broken (apt-get
+#     check says so), the ABI guard keeps that pair from running, and
+#     `apt-get -f install` restores a matching pair.
 # Needs root and the Debian mirror of apt's sources; skips (77) otherwise.
 # Environment: DOTPOOL_PKG_OUT (the 1.17.1 pair, default .cache/packages),
 # DOTPOOL_PKG_OUT_NEW (the backport's, default .cache/packages-$UNBOUND_NEW),
@@ -102,16 +106,7 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$tmp/apt
 cand=$(chroot "$root" apt-cache policy unbound | sed -n 's/^ *Candidate: //p')
 [ "$cand" = "$new_v" ] || fail "apt's candidate for unbound is $cand, not $new_v"
 
-# ---- 3. no mismatched pair ---------------------------------------------------
-deb_new_unbound=$(cd "$new_debs" && find . -maxdepth 1 -name "unbound_${new_v#*:}_*.deb" -printf '%f\n' | head -n 1)
-if out=$(chroot "$root" dpkg -i "/srv/debs-new/$deb_new_unbound" 2>&1); then
-	fail "dpkg installed unbound $new_v under unbound-dotpool for $old_v"
-fi
-[ "$(installed)" = "$old_v $old_dv" ] ||
-	{ echo "$out" | tail -n 8; fail "after dpkg's refusal the system holds: $(installed)"; }
-grep -q "unbound-dotpool depends on unbound (= $old_v)" <<<"$out" ||
-	{ echo "$out" | tail -n 8; fail "dpkg failed, but not for unbound-dotpool's exact Depends"; }
-stamp "dpkg refuses unbound $new_v under unbound-dotpool for $old_v: $(grep -m1 'dependency problems' <<<"$out")"
+# ---- 3. apt will not pair them ------------------------------------------------
 if out=$(chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	"unbound=$new_v" "unbound-dotpool=$old_dv" 2>&1); then
 	fail "apt installed unbound $new_v with unbound-dotpool $old_dv"
@@ -131,6 +126,21 @@ chroot "$root" /usr/sbin/unbound -V | grep -q "^Version $new\$" ||
 	fail "the upgraded unbound is not $new: $(chroot "$root" /usr/sbin/unbound -V | head -n 1)"
 answers_through_dotpool "after apt-get upgrade, unbound $new_v + unbound-dotpool"
 
+# guard_refuses WHAT: the installed unbound, with the dynlib-file of the
+# test configuration, refuses to start because of dotpool's ABI guard
+guard_refuses() {
+	: >"$root/etc/dotpool-test/unbound.log"
+	if timeout 20 chroot "$root" env DOTPOOL_CONF=/etc/dotpool-test/dotpool.conf \
+		/usr/sbin/unbound -d -c /etc/dotpool-test/unbound.conf >"$tmp/guard.out" 2>&1; then
+		fail "$1: unbound ran"
+	fi
+	refusal=$(cat "$tmp/guard.out" "$root/etc/dotpool-test/unbound.log" | grep -m1 'dotpool: .*built for Unbound' || true)
+	[ -n "$refusal" ] ||
+		{ tail -n 10 "$tmp/guard.out" "$root/etc/dotpool-test/unbound.log"; fail "$1: unbound did not start, but not because of the ABI guard"; }
+	if resolve "$res_port" www.dotpool.test 192.0.2.53; then fail "$1: something answers"; fi
+	stamp "ABI guard, $1: dotpool: ${refusal#*dotpool: }"
+}
+
 # ---- 5. a manual mismatch: the ABI guard ---------------------------------------
 mkdir -p "$tmp/oldmod"
 dpkg-deb -x "$old_dotpool" "$tmp/oldmod"
@@ -139,14 +149,22 @@ old_so=$(find "$tmp/oldmod" -name dotpool.so | head -n 1)
 cp "$old_so" "$root/etc/dotpool-test/dotpool-1.17.1.so"
 sed -i "s|dynlib-file: .*|dynlib-file: \"/etc/dotpool-test/dotpool-1.17.1.so\"|" \
 	"$root/etc/dotpool-test/unbound.conf"
-: >"$root/etc/dotpool-test/unbound.log"
-if timeout 20 chroot "$root" env DOTPOOL_CONF=/etc/dotpool-test/dotpool.conf \
-	/usr/sbin/unbound -d -c /etc/dotpool-test/unbound.conf >"$tmp/guard.out" 2>&1; then
-	fail "unbound $new_v ran with the module built for $old_v"
+guard_refuses "unbound $new_v with the 1.17.1 module copied in"
+sed -i "s|dynlib-file: .*|dynlib-file: \"$module\"|" "$root/etc/dotpool-test/unbound.conf"
+
+# ---- 6. dpkg alone: the pair broken, not run, repaired by apt --------------------
+deb_old_unbound=$(cd "$old_debs" && find . -maxdepth 1 -name "unbound_${old_v#*:}_*.deb" -printf '%f\n' | head -n 1)
+out=$(chroot "$root" dpkg -i "/srv/debs/$deb_old_unbound" 2>&1) ||
+	{ echo "$out" | tail -n 8; fail "dpkg -i of unbound $old_v failed"; }
+if check=$(chroot "$root" apt-get check 2>&1); then
+	fail "apt-get check sees nothing wrong with unbound $old_v under unbound-dotpool $new_dv"
 fi
-refusal=$(cat "$tmp/guard.out" "$root/etc/dotpool-test/unbound.log" | grep -m1 'dotpool: .*built for Unbound' || true)
-[ -n "$refusal" ] ||
-	{ tail -n 10 "$tmp/guard.out" "$root/etc/dotpool-test/unbound.log"; fail "unbound $new_v did not start, but not because of the ABI guard"; }
-resolve "$res_port" www.dotpool.test 192.0.2.53 && fail "something answers with the mismatched module"
-stamp "ABI guard: unbound $new_v refuses the 1.17.1 module: dotpool: ${refusal#*dotpool: }"
+grep -q "unbound-dotpool : Depends: unbound (= $new_v)" <<<"$check" ||
+	{ echo "$check"; fail "apt-get check fails, but not for unbound-dotpool's exact Depends"; }
+stamp "dpkg -i unbound $old_v under unbound-dotpool $new_dv: installed, and apt-get check reports: $(grep -m1 'unbound-dotpool :' <<<"$check" | sed 's/^ *//')"
+guard_refuses "unbound $old_v (by dpkg -i) with unbound-dotpool $new_dv"
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -f install -y -qq >>"$tmp/apt.log" 2>&1 ||
+	{ tail -n 30 "$tmp/apt.log"; fail "apt-get -f install failed"; }
+[ "$(installed)" = "$new_v $new_dv" ] || fail "after apt-get -f install: $(installed)"
+answers_through_dotpool "after apt-get -f install, unbound $new_v + unbound-dotpool"
 stamp "PASS"
