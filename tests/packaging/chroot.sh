@@ -23,7 +23,8 @@
 #                                 Unbound with dotpool (MODULE) at PORT,
 #                                 forwarding dotpool.test over DoT to it
 #   resolve PORT NAME WANT        true once NAME's A record at PORT is WANT
-#                                 (10 s at most); the last answer in $answer
+#                                 (50 tries of about 1 s: a minute when nothing
+#                                 answers); the last answer in $answer
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 : "${name:?}" "${needs:?}"
 say() { printf '%s: %s\n' "$name" "$*"; }
