@@ -22,7 +22,7 @@ run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 # the RPM spec built and linted with Debian's rpm tools (test_rpm.sh)
 pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
 	shellcheck yamllint python3-yaml knot-dnsutils openssl iproute2
-	rpm rpm2cpio rpmlint cpio"
+	rpm rpm2cpio rpmlint cpio git"
 # upstream Unbound releases from git archives (scripts/unbound-upstream.sh):
 # the parser generators, and what the fedora flavour's options link
 upstream_pkgs="build-essential autoconf automake libtool pkg-config bison flex

@@ -14,6 +14,8 @@
 #                                module and records exactly ARG... as the
 #                                configure line
 #   ubt_config_h SRC NAME        the string value of #define NAME in config.h
+#   ubt_release_tarball HERE VERSION
+#                                the checked shared release tarball of VERSION
 
 ubt_sha256() {
 	# sha256sum on Linux, sha256(1) on FreeBSD; never run by the tests on
@@ -73,4 +75,27 @@ ubt_configure() {
 	[ "$got" = "$want" ] ||
 		die "the configured tree records the configure line '$got'," \
 			"not '$want'"
+}
+
+# ubt_release_tarball HERE VERSION: the path of unbound-VERSION.tar.gz in the
+# folder of release tarballs ($DOTPOOL_UNBOUND_TARBALLS, else the shared one
+# next to the checkout HERE), after checking it against that folder's
+# SHA256SUMS; dies without either.
+ubt_release_tarball() {
+	local here=$1 version=$2 d tarballs=${DOTPOOL_UNBOUND_TARBALLS:-} sum
+	if [ -z "$tarballs" ]; then
+		for d in /work/shared/unbound-src "$here/../shared/unbound-src" \
+			"$here/../../shared/unbound-src"; do
+			[ -f "$d/SHA256SUMS" ] && { tarballs=$d; break; }
+		done
+	fi
+	[ -n "$tarballs" ] && [ -f "$tarballs/SHA256SUMS" ] ||
+		die "no release tarballs: set DOTPOOL_UNBOUND_TARBALLS to the folder with SHA256SUMS"
+	[ -f "$tarballs/unbound-$version.tar.gz" ] ||
+		die "$tarballs/unbound-$version.tar.gz does not exist"
+	# Only the line for this tarball: the others need not be present.
+	sum=$(awk -v f="unbound-$version.tar.gz" '$2 == f { print $1 }' "$tarballs/SHA256SUMS")
+	[ -n "$sum" ] || die "unbound-$version.tar.gz has no line in $tarballs/SHA256SUMS"
+	ubt_verify "$tarballs/unbound-$version.tar.gz" "$sum"
+	printf '%s\n' "$tarballs/unbound-$version.tar.gz"
 }

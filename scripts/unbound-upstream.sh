@@ -49,17 +49,7 @@ for a in "$@"; do
 done
 [ -n "$version" ] || die "usage: $0 VERSION [plain|fedora] [--headers-only]"
 
-tarballs=${DOTPOOL_UNBOUND_TARBALLS:-}
-if [ -z "$tarballs" ]; then
-	for d in /work/shared/unbound-src "$here/../shared/unbound-src" \
-		"$here/../../shared/unbound-src"; do
-		[ -f "$d/SHA256SUMS" ] && { tarballs=$d; break; }
-	done
-fi
-[ -n "$tarballs" ] && [ -f "$tarballs/SHA256SUMS" ] ||
-	die "no release tarballs: set DOTPOOL_UNBOUND_TARBALLS to the folder with SHA256SUMS"
-tarball=unbound-$version.tar.gz
-[ -f "$tarballs/$tarball" ] || die "$tarballs/$tarball does not exist"
+tarball=$(ubt_release_tarball "$here" "$version")
 
 # The physical path: a build records its prefix (unbound -V, config.h), and
 # a cache reached through a symlink (a worktree's or a CI clone's .cache)
@@ -92,11 +82,7 @@ fi
 
 mkdir -p "$work"
 if [ ! -f "$work/.configured" ]; then
-	# Only the line for this tarball: the others need not be present.
-	sum=$(awk -v f="$tarball" '$2 == f { print $1 }' "$tarballs/SHA256SUMS")
-	[ -n "$sum" ] || die "$tarball has no line in $tarballs/SHA256SUMS"
-	ubt_verify "$tarballs/$tarball" "$sum"
-	ubt_unpack "$tarballs/$tarball" "$version" "$src"
+	ubt_unpack "$tarball" "$version" "$src"
 
 	common=(--prefix="$prefix" --sysconfdir="$prefix/etc"
 		--localstatedir="$prefix/var" --with-dynlibmodule

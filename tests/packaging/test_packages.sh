@@ -3,6 +3,7 @@
 #  1. build Debian's unbound with --with-dynlibmodule (+dynlib1) and the
 #     unbound-dotpool package against it; lintian must be clean;
 #  2. put both in a local apt repository;
+#     (3b. below: the packager's way, in the chroot, from a clean clone)
 #  3. in a throw-away Debian 12 chroot (debootstrap, cached, then a fresh
 #     overlay per run, so the host's packages are never touched),
 #     `apt-get install unbound unbound-dotpool` from that repository;
@@ -15,7 +16,13 @@
 #     tmpfs): resolve through it, and its HEALTHCHECK reports ready.
 # Needs root (debootstrap, mount, chroot) and the Debian mirror of apt's
 # sources. Skips (77) when not root.
-# Environment: DOTPOOL_PKG_OUT (default .cache/packages under the checkout),
+# Environment: UNBOUND_UPSTREAM=X.Y.Z runs it all for the backport of
+# Debian's packaging to upstream X.Y.Z (packaging/unbound-dynlib/build.sh)
+# instead of the rebuild of Debian's own unbound;
+# DOTPOOL_PKG_OUT (default .cache/packages under the checkout, for a
+# backport .cache/packages-X.Y.Z),
+# DOTPOOL_CLONE_BUILD_OPTIONS (DEB_BUILD_OPTIONS of the clean-clone build,
+# default "nocheck parallel=2"),
 # DOTPOOL_CHROOT_BASE (default $DOTPOOL_PKG_OUT/chroot-bookworm),
 # DOTPOOL_TEST_IMAGE_BUILD=1 to also play the Containerfile's build stage
 # (another full unbound rebuild, inside the chroot) and put its .debs in the
@@ -24,44 +31,20 @@ set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 top=${top:-$(cd "$(dirname "$0")/../.." && pwd)}
 name=test_packages
-say() { printf '%s: %s\n' "$name" "$*"; }
-fail() { say "FAIL: $*"; exit 1; }
-[ "$(id -u)" = 0 ] || { say "SKIP: needs root (debootstrap, mount, chroot)"; exit 77; }
-for t in debootstrap dpkg-buildpackage lintian dch kdig openssl; do
-	command -v "$t" >/dev/null || { say "SKIP: $t missing (scripts/deps.sh pkg test)"; exit 77; }
-done
-t0=$(date +%s)
-stamp() { say "[$(( $(date +%s) - t0 ))s] $*"; }
-
-out=${DOTPOOL_PKG_OUT:-$top/.cache/packages}
+needs="debootstrap dpkg-buildpackage lintian dch kdig openssl git"
+# shellcheck source=tests/packaging/chroot.sh
+. "$top/tests/packaging/chroot.sh"
+out=${DOTPOOL_PKG_OUT:-$top/.cache/packages${UNBOUND_UPSTREAM:+-$UNBOUND_UPSTREAM}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-base=${DOTPOOL_CHROOT_BASE:-$out/chroot-bookworm}
 stock_sum=$(sha256sum /usr/sbin/unbound | cut -d' ' -f1)
-
-tmp=$(mktemp -d /var/tmp/dotpool-pkgtest.XXXXXX)
-root=$tmp/merged
-pids=()
-mounts=()
-cleanup() {
-	local p m i
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	# unmount in reverse order
-	for (( i=${#mounts[@]}-1; i>=0; i-- )); do
-		m=${mounts[$i]}
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 # ---- 1. packages ---------------------------------------------------------
 stamp "building the packages (unbound rebuild is cached after the first run)"
 vars=$("$top/packaging/dotpool-deb/build.sh" "$out" | tail -n 1) ||
 	fail "building the packages failed"
 eval "$vars"
-: "${UNBOUND_DEBS:?}" "${DOTPOOL_DEB:?}"
+: "${UNBOUND_DEBS:?}" "${DOTPOOL_DEB:?}" "${UNBOUND_DEB_VERSION:?}"
 stamp "packages: $(cd "$UNBOUND_DEBS" && echo ./*.deb)"
 
 # ---- 2. local apt repository ---------------------------------------------
@@ -71,38 +54,11 @@ grep -q '^Package: unbound-dotpool$' "$UNBOUND_DEBS/Packages" ||
 	fail "unbound-dotpool is not in the repository index"
 
 # ---- 3. a fresh Debian 12 to install into ---------------------------------
-if [ ! -x "$base/usr/bin/apt-get" ]; then
-	mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null |
-		grep -v security | head -n 1)
-	mirror=${mirror:-http://deb.debian.org/debian}
-	stamp "debootstrap bookworm from $mirror (cached for later runs)"
-	rm -rf "$base.new"
-	debootstrap --variant=minbase bookworm "$base.new" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$tmp/debootstrap.log"; fail "debootstrap failed"; }
-	mv "$base.new" "$base"
-fi
-mkdir -p "$tmp/upper" "$tmp/work" "$root"
-mount -t overlay overlay -o "lowerdir=$base,upperdir=$tmp/upper,workdir=$tmp/work" "$root"
-mounts+=("$root")
-mount -t proc proc "$root/proc"; mounts+=("$root/proc")
-mount --bind /dev "$root/dev"; mounts+=("$root/dev")
-mkdir -p "$root/srv/debs"
-mount --bind "$UNBOUND_DEBS" "$root/srv/debs"; mounts+=("$root/srv/debs")
-cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-# Same Debian suites as the host (the packages were built against them).
-if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-	cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
-	rm -f "$root/etc/apt/sources.list"
-fi
-# the operator's step: apt source + pin, as apt-repo.sh --install-source writes them
-"$top/packaging/apt-repo.sh" "$UNBOUND_DEBS" --install-source --root "$root" \
-	--repo-path /srv/debs >/dev/null || fail "apt-repo.sh --install-source failed"
-# Install only: no service may start inside the chroot.
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-chmod +x "$root/usr/sbin/policy-rc.d"
+chroot_base
+chroot_prepare "$tmp/inst"
+root=$tmp/inst/root
+chroot_local_repo "$root" "$UNBOUND_DEBS"
 stamp "apt-get install unbound unbound-dotpool (in the chroot)"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$tmp/apt.log" 2>&1 ||
-	{ tail -n 20 "$tmp/apt.log"; fail "apt-get update failed in the chroot"; }
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	--no-install-recommends unbound unbound-dotpool >>"$tmp/apt.log" 2>&1 ||
 	{ tail -n 30 "$tmp/apt.log"; fail "apt-get install unbound unbound-dotpool failed"; }
@@ -111,7 +67,8 @@ v_unbound=$(chroot "$root" dpkg-query -W -f='${Version}' unbound)
 # shellcheck disable=SC2016
 v_dotpool=$(chroot "$root" dpkg-query -W -f='${Version}' unbound-dotpool)
 stamp "installed unbound $v_unbound, unbound-dotpool $v_dotpool"
-case $v_unbound in *+dynlib*) ;; *) fail "apt chose unbound $v_unbound, not the dynlib rebuild" ;; esac
+[ "$v_unbound" = "$UNBOUND_DEB_VERSION" ] ||
+	fail "apt chose unbound $v_unbound, not the dynlib build $UNBOUND_DEB_VERSION"
 # The pin holds the rebuild even against a newer Debian unbound.
 policy=$(chroot "$root" apt-cache policy unbound)
 grep -q '^ *990 file:/srv/debs' <<<"$policy" ||
@@ -127,84 +84,56 @@ for f in /lib/systemd/system/unbound.service.d/dotpool.conf \
 	/usr/share/doc/unbound-dotpool/unbound.conf.sample; do
 	[ -f "$root$f" ] || fail "unbound-dotpool does not ship $f"
 done
+
+# ---- 3b. the packager's way: a clean clone, build-dep, dpkg-buildpackage ----
+# In the chroot, from a git clone of the checkout (its last commit), with
+# only the local repository and Debian's: apt-get build-dep installs the
+# exact unbound-module-dev, configure finds it through pkg-config, no source
+# tree anywhere. The package built so replaces the installed one, so the
+# steps below run the module built this way.
+stamp "clean clone: apt-get build-dep ./ && dpkg-buildpackage -us -uc -b (in the chroot)"
+rm -rf "$root/build"
+mkdir -p "$root/build"
+git clone -q "$top" "$root/build/dotpool" || fail "git clone of $top failed"
+[ ! -e "$root/build/dotpool/.cache" ] || fail "the clone has a .cache"
+# debian/control names the default rebuild's unbound-module-dev; for a
+# backport, the packager names that one instead (as dotpool-deb/build.sh does).
+if [ -n "${UNBOUND_UPSTREAM:-}" ]; then
+	sed -i "s/^\( *unbound-module-dev (= \)[^)]*)/\1$UNBOUND_DEB_VERSION)/" \
+		"$root/build/dotpool/debian/control"
+fi
+grep -qF "unbound-module-dev (= $UNBOUND_DEB_VERSION)" "$root/build/dotpool/debian/control" ||
+	fail "debian/control does not Build-Depend on unbound-module-dev (= $UNBOUND_DEB_VERSION): update it to the rebuild's version"
+chroot "$root" sh -c 'cd /build/dotpool && DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq ./' \
+	>"$tmp/build-dep.log" 2>&1 ||
+	{ tail -n 30 "$tmp/build-dep.log"; fail "apt-get build-dep ./ failed in the chroot"; }
+# shellcheck disable=SC2016 # a dpkg-query format, not an expansion
+v_dev=$(chroot "$root" dpkg-query -W -f='${Version}' unbound-module-dev) ||
+	fail "apt-get build-dep did not install unbound-module-dev"
+[ "$v_dev" = "$v_unbound" ] || fail "unbound-module-dev $v_dev is not unbound's version $v_unbound"
+chroot "$root" sh -c "cd /build/dotpool && DEB_BUILD_OPTIONS='${DOTPOOL_CLONE_BUILD_OPTIONS:-nocheck parallel=2}' dpkg-buildpackage -us -uc -b" \
+	>"$tmp/clone-build.log" 2>&1 ||
+	{ tail -n 30 "$tmp/clone-build.log"; fail "dpkg-buildpackage failed in the clean clone"; }
+grep -q "checking for unbound-module (pkg-config)... /usr/include/unbound-module" "$tmp/clone-build.log" ||
+	fail "configure did not find the Unbound headers through pkg-config unbound-module"
+clone_deb=$(find "$root/build" -maxdepth 1 -name 'unbound-dotpool_*.deb' | head -n 1)
+[ -n "$clone_deb" ] || fail "the clean-clone build made no unbound-dotpool .deb"
+dpkg-deb -f "$clone_deb" Depends | grep -qF "unbound (= $v_unbound)" ||
+	fail "$(basename "$clone_deb") does not depend on unbound (= $v_unbound)"
+lintian --fail-on error "$root"/build/dotpool_*.changes >"$tmp/clone-lintian.log" 2>&1 ||
+	{ cat "$tmp/clone-lintian.log"; fail "lintian reports errors on the clean-clone build"; }
+chroot "$root" dpkg -i "/build/$(basename "$clone_deb")" >>"$tmp/apt.log" 2>&1 ||
+	fail "the clean-clone unbound-dotpool does not install"
+stamp "clean clone: built and installed $(basename "$clone_deb") (lintian: $(grep -c '^E:' "$tmp/clone-lintian.log") errors, $(grep -c '^W:' "$tmp/clone-lintian.log") warnings)"
 say "module: $module"
 
 # ---- 4. a DoT upstream on the host: stock Debian unbound, test CA ---------
-pick_port() {
-	local p
-	while :; do
-		p=$(( 20000 + RANDOM % 30000 ))
-		ss -Hltun "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-}
-up=$tmp/upstream
-mkdir -p "$up"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj "/CN=dotpool test CA" -keyout "$up/ca.key" -out "$up/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-subj "/CN=upstream.dotpool.test" -keyout "$up/server.key" -out "$up/server.csr" 2>/dev/null
-printf 'subjectAltName=DNS:upstream.dotpool.test\n' >"$up/ext"
-openssl x509 -req -in "$up/server.csr" -CA "$up/ca.pem" -CAkey "$up/ca.key" \
-	-CAcreateserial -days 1 -extfile "$up/ext" -out "$up/server.pem" 2>/dev/null
-chmod 644 "$up"/*.pem "$up"/*.key
-up_port=$(pick_port)
-cat >"$up/unbound.conf" <<CONF
-server:
-	interface: 127.0.0.1@$up_port
-	tls-port: $up_port
-	tls-service-key: "$up/server.key"
-	tls-service-pem: "$up/server.pem"
-	do-daemonize: no
-	chroot: ""
-	username: ""
-	directory: "$up"
-	pidfile: "$up/unbound.pid"
-	use-syslog: no
-	logfile: "$up/unbound.log"
-	auto-trust-anchor-file: ""
-	local-zone: "dotpool.test." static
-	local-data: "www.dotpool.test. 300 IN A 192.0.2.53"
-	local-zone: "dotpool.example." static
-	local-data: "www.dotpool.example. 300 IN A 192.0.2.54"
-remote-control:
-	control-enable: no
-CONF
-/usr/sbin/unbound-checkconf "$up/unbound.conf" >/dev/null || fail "upstream config rejected"
-/usr/sbin/unbound -d -c "$up/unbound.conf" &
-pids+=($!)
+dot_upstream
 
 # ---- 5. the installed Unbound with dotpool, inside the chroot ------------
 res_port=$(pick_port)
 while [ "$res_port" = "$up_port" ]; do res_port=$(pick_port); done
-mkdir -p "$root/etc/dotpool-test"
-cp "$up/ca.pem" "$root/etc/dotpool-test/ca.pem"
-: >"$root/etc/dotpool-test/dotpool.conf"
-cat >"$root/etc/dotpool-test/unbound.conf" <<CONF
-server:
-	interface: 127.0.0.1@$res_port
-	do-daemonize: no
-	chroot: ""
-	username: ""
-	directory: "/etc/dotpool-test"
-	pidfile: "/etc/dotpool-test/unbound.pid"
-	use-syslog: no
-	logfile: "/etc/dotpool-test/unbound.log"
-	verbosity: 4
-	module-config: "validator dynlib iterator"
-	tls-cert-bundle: "/etc/dotpool-test/ca.pem"
-	do-not-query-localhost: no
-	domain-insecure: "dotpool.test."
-	# test. is one of Unbound's default (RFC 6761) local zones
-	local-zone: "test." nodefault
-dynlib:
-	dynlib-file: "$module"
-remote-control:
-	control-enable: no
-forward-zone:
-	name: "dotpool.test."
-	forward-tls-upstream: yes
-	forward-addr: 127.0.0.1@$up_port#upstream.dotpool.test
-CONF
+resolver_conf "$root" "$res_port" "$module"
 chroot "$root" /usr/sbin/unbound-checkconf /etc/dotpool-test/unbound.conf >/dev/null ||
 	fail "the installed unbound-checkconf rejects the test configuration"
 chroot "$root" /usr/sbin/dotpool-checkconf -c /etc/dotpool-test/unbound.conf \
@@ -215,13 +144,7 @@ chroot "$root" env DOTPOOL_CONF=/etc/dotpool-test/dotpool.conf \
 pids+=($!)
 
 # ---- 6. resolve ------------------------------------------------------------
-answer=
-for _ in $(seq 1 50); do
-	answer=$(kdig -p "$res_port" @127.0.0.1 +short +timeout=1 +retry=0 \
-		www.dotpool.test A 2>/dev/null || true)
-	[ "$answer" = 192.0.2.53 ] && break
-	sleep 0.2
-done
+resolve "$res_port" www.dotpool.test 192.0.2.53
 log=$root/etc/dotpool-test/unbound.log
 [ "$answer" = 192.0.2.53 ] ||
 	{ grep -iE "error|fail|dotpool|dynlib|warn" "$log" 2>/dev/null | tail -n 30
@@ -263,20 +186,6 @@ fi
 # Debian root (containerfile_run.py: its RUN and COPY steps, as an engine
 # would), then its ENTRYPOINT run the way the image runs: uid 10053, root
 # filesystem read-only, a tmpfs at /run/unbound, configured by DOTPOOL_*.
-# chroot_prepare DIR: a fresh overlay of the base at DIR/root, as a
-# container engine would start from debian:bookworm (deb822 sources).
-chroot_prepare() {
-	mkdir -p "$1/upper" "$1/work" "$1/root"
-	mount -t overlay overlay -o "lowerdir=$base,upperdir=$1/upper,workdir=$1/work" "$1/root"
-	mounts+=("$1/root")
-	mount -t proc proc "$1/root/proc"; mounts+=("$1/root/proc")
-	mount --bind /dev "$1/root/dev"; mounts+=("$1/root/dev")
-	cp /etc/resolv.conf "$1/root/etc/resolv.conf" 2>/dev/null || true
-	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-		cp /etc/apt/sources.list.d/debian.sources "$1/root/etc/apt/sources.list.d/"
-		rm -f "$1/root/etc/apt/sources.list"
-	fi
-}
 image_debs=$UNBOUND_DEBS
 if [ "${DOTPOOL_TEST_IMAGE_BUILD:-0}" = 1 ]; then
 	# The build stage too: Debian's unbound rebuilt and unbound-dotpool
