@@ -60,7 +60,7 @@ cname=dotpool-test-$$
 image=localhost/dotpool-test:$$
 # shellcheck disable=SC2317 # called from the EXIT trap
 ct_cleanup() {
-	podman rm -f -t 0 "$cname" >/dev/null 2>&1 || true
+	podman rm -f -t 0 "$cname" "$cname-down" >/dev/null 2>&1 || true
 	podman rmi -f "$image" >/dev/null 2>&1 || true
 }
 # Containers and the test image go before the harness' own clean-up, which
@@ -193,30 +193,35 @@ chmod 0644 "$DP_CA"
 dns_port=$(dp_free_port)
 metrics_port=$(dp_free_port)
 
-mapfile -t cmd < <(doc_command "podman run") || dp_fail "no podman run command in $doc"
-[ "${#cmd[@]}" -gt 2 ] || dp_fail "no podman run command in $doc"
-for w in "${cmd[@]}"; do
-	case $w in DOTPOOL_UPSTREAMS=*) subst "$w" \
-		"DOTPOOL_UPSTREAMS=10.0.2.2@$up_port#$DP_DOT_NAME" ;; esac
-done
-for i in "${!cmd[@]}"; do
-	[ "${cmd[$i]}" = --name ] && cmd[i + 1]=$cname
-done
-subst 127.0.0.1:53:53/udp "127.0.0.1:$dns_port:53/udp"
-subst 127.0.0.1:53:53/tcp "127.0.0.1:$dns_port:53/tcp"
-subst 127.0.0.1:9153:9153/tcp "127.0.0.1:$metrics_port:9153/tcp"
-[ "${cmd[-1]}" = dotpool ] || dp_fail "the documented podman run does not end with the image 'dotpool': ${cmd[*]}"
-# The test's own additions, before the image: the upstream is on the host's
-# loopback, which slirp4netns reaches as 10.0.2.2 (the default bridge would
-# need a server on a non-loopback address); the test CA; a zone the
-# upstream serves; no DNSSEC (the test zone is unsigned).
-unset 'cmd[-1]'
-cmd+=(--network slirp4netns:allow_host_loopback=true
-	-v "$DP_CA:/etc/dotpool-test/ca.pem:ro"
-	-e DOTPOOL_TLS_CA=/etc/dotpool-test/ca.pem -e DOTPOOL_ZONE=dotpool.example
-	-e DOTPOOL_DNSSEC=no -e DOTPOOL_VERBOSITY=2 "$image")
-stamp "${cmd[*]}"
-"${cmd[@]}" >"$DP_TMP/run.out" 2>&1 || { cat "$DP_TMP/run.out"; dp_fail "podman run failed"; }
+# doc_run NAME UPSTREAM DNS_PORT METRICS_PORT: the documented podman run,
+# started as container NAME forwarding to UPSTREAM (IP@port#name).
+doc_run() {
+	mapfile -t cmd < <(doc_command "podman run") || dp_fail "no podman run command in $doc"
+	[ "${#cmd[@]}" -gt 2 ] || dp_fail "no podman run command in $doc"
+	for w in "${cmd[@]}"; do
+		case $w in DOTPOOL_UPSTREAMS=*) subst "$w" "DOTPOOL_UPSTREAMS=$2" ;; esac
+	done
+	for i in "${!cmd[@]}"; do
+		[ "${cmd[$i]}" = --name ] && cmd[i + 1]=$1
+	done
+	subst 127.0.0.1:53:53/udp "127.0.0.1:$3:53/udp"
+	subst 127.0.0.1:53:53/tcp "127.0.0.1:$3:53/tcp"
+	subst 127.0.0.1:9153:9153/tcp "127.0.0.1:$4:9153/tcp"
+	[ "${cmd[-1]}" = dotpool ] ||
+		dp_fail "the documented podman run does not end with the image 'dotpool': ${cmd[*]}"
+	# The test's own additions, before the image: the upstream is on the
+	# host's loopback, which slirp4netns reaches as 10.0.2.2 (the default
+	# bridge would need a server on a non-loopback address); the test CA;
+	# a zone the upstream serves; no DNSSEC (the test zone is unsigned).
+	unset 'cmd[-1]'
+	cmd+=(--network slirp4netns:allow_host_loopback=true
+		-v "$DP_CA:/etc/dotpool-test/ca.pem:ro"
+		-e DOTPOOL_TLS_CA=/etc/dotpool-test/ca.pem -e DOTPOOL_ZONE=dotpool.example
+		-e DOTPOOL_DNSSEC=no -e DOTPOOL_VERBOSITY=2 "$image")
+	stamp "${cmd[*]}"
+	"${cmd[@]}" >"$DP_TMP/run.out" 2>&1 || { cat "$DP_TMP/run.out"; dp_fail "podman run failed"; }
+}
+doc_run "$cname" "10.0.2.2@$up_port#$DP_DOT_NAME" "$dns_port" "$metrics_port"
 
 answer=
 for _ in $(seq 1 100); do
@@ -269,6 +274,25 @@ assert_grep "$DP_TMP/metrics" "^dotpool_build_info\\{.*unbound_version=\"$unboun
 # privacy: no query name in the metrics
 assert_no_grep "$DP_TMP/metrics" "www\\." "the metrics"
 stamp "healthy; $(podman exec "$cname" dotpool-ready); metrics: $(grep -c '^dotpool_' "$DP_TMP/metrics") series, promtool clean"
+
+# The health check failing: an image whose only upstream refuses
+# connections is not ready, says why, and podman counts the check failed.
+dead_port=$(dp_free_port)
+doc_run "$cname-down" "10.0.2.2@$dead_port#$DP_DOT_NAME" "$(dp_free_port)" "$(dp_free_port)"
+ready=
+for _ in $(seq 1 50); do
+	ready=$(podman exec "$cname-down" dotpool-ready 2>&1) && break
+	case $ready in "not ready: 0 of 1 upstreams up"*) break ;; esac
+	sleep 0.2
+done
+assert_match "^not ready: 0 of 1 upstreams up \(need 1\): 10\.0\.2\.2@$dead_port#$DP_DOT_NAME: " \
+	"$ready" "dotpool-ready with the upstream refusing"
+if hc=$(podman healthcheck run "$cname-down" 2>&1); then
+	dp_fail "podman healthcheck run says healthy with the upstream refusing: $hc"
+fi
+assert_match unhealthy "$hc" "podman healthcheck run with the upstream refusing"
+podman rm -f -t 0 "$cname-down" >/dev/null 2>&1
+stamp "upstream refusing: '$ready'; podman healthcheck run: $hc"
 
 # ---- 5. a clean stop ----------------------------------------------------------
 stop_timeout=$(podman inspect --format '{{.Config.StopTimeout}}' "$cname")
