@@ -18,10 +18,11 @@
 # The test's container and image are removed at the end; the base image is
 # kept (and its tarball under .cache/container-base/).
 # Needs root (podman's networking and storage as used here); skips (77)
-# otherwise. Environment: DOTPOOL_IMAGE_DEBS (the .debs; default the package
-# test's $DOTPOOL_PKG_OUT/debs, built by packaging/dotpool-deb/build.sh when
-# missing), DOTPOOL_CHROOT_BASE (a debootstrap minbase bookworm to make the
-# base image from; default the package test's, else debootstrap).
+# otherwise. Environment: UNBOUND_UPSTREAM (above), DOTPOOL_IMAGE_DEBS (the
+# .debs; default the package test's $DOTPOOL_PKG_OUT/debs, built by
+# packaging/dotpool-deb/build.sh when missing), DOTPOOL_CHROOT_BASE (a
+# debootstrap minbase bookworm to make the base image from; default the
+# package test's, else debootstrap).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top=$(cd "$top" && pwd)
@@ -29,16 +30,17 @@ top=$(cd "$top" && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$top/tests/integration/lib.sh"
 
-# The Unbound the image ships; its .debs are in $debs. Switching the image
-# to another release is this line (and DOTPOOL_IMAGE_DEBS, or the package
-# test's output, holding that release's pair).
-unbound_version=1.17.1
+# The Unbound the image ships: Debian 12's 1.17.1 rebuilt with dynlib, or
+# with UNBOUND_UPSTREAM=X.Y.Z the backport of Debian's packaging to that
+# release (as for test_packages.sh). Its .debs are in $debs.
+unbound_version=${UNBOUND_UPSTREAM:-1.17.1}
 
 for t in podman runc kdig curl promtool openssl python3 tar; do
 	command -v "$t" >/dev/null ||
 		dp_fail "$t is not installed (scripts/deps.sh pkg installs it)"
 done
-out=${DOTPOOL_PKG_OUT:-$top/.cache/packages}
+# where packaging/dotpool-deb/build.sh leaves each pair
+out=${DOTPOOL_PKG_OUT:-$top/.cache/packages${UNBOUND_UPSTREAM:+-$UNBOUND_UPSTREAM}}
 debs=${DOTPOOL_IMAGE_DEBS:-$out/debs}
 base_cache=$top/.cache/container-base
 doc=$top/docs/deploying.md
@@ -134,6 +136,8 @@ if ! ls "$debs"/unbound_"$unbound_version"-*.deb >/dev/null 2>&1; then
 		dp_fail "building the packages failed"
 	eval "$vars"
 	debs=${UNBOUND_DEBS:?}
+	ls "$debs"/unbound_"$unbound_version"-*.deb >/dev/null 2>&1 ||
+		dp_fail "packaging/dotpool-deb/build.sh made no unbound $unbound_version .deb in $debs"
 fi
 ls "$debs"/unbound-dotpool_*.deb >/dev/null 2>&1 || dp_fail "no unbound-dotpool .deb in $debs"
 
