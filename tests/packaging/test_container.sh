@@ -170,9 +170,10 @@ subst() {
 mapfile -t cmd < <(doc_command "podman build") || dp_fail "no podman build command in $doc"
 [ "${#cmd[@]}" -gt 2 ] || dp_fail "no podman build command in $doc"
 subst debs=DIR "debs=$debs"
+subst UNBOUND_VERSION=1.26.0 "UNBOUND_VERSION=$unbound_version"
 subst dotpool "$image"
-# --layers=false: no intermediate images left behind; the release to install.
-cmd=("${cmd[@]:0:2}" --layers=false --build-arg "UNBOUND_VERSION=$unbound_version" "${cmd[@]:2}")
+# --layers=false: no intermediate images left behind.
+cmd=("${cmd[@]:0:2}" --layers=false "${cmd[@]:2}")
 stamp "${cmd[*]}"
 (cd "$top" && "${cmd[@]}") >"$DP_TMP/build.log" 2>&1 ||
 	{ tail -n 30 "$DP_TMP/build.log"; dp_fail "the image build failed"; }
