@@ -19,10 +19,13 @@ test_pkgs="libcunit1-dev unbound unbound-anchor dns-root-data openssl
 run_pkgs="unbound ca-certificates dns-root-data openssl bind9-dnsutils
 	knot-dnsutils python3"
 # packaging: .debs, lintian, the install test's chroot, lint;
-# the RPM spec built and linted with Debian's rpm tools (test_rpm.sh)
+# the RPM spec built and linted with Debian's rpm tools (test_rpm.sh);
+# the image built and run with podman (test_container.sh), the Kubernetes
+# manifests checked against the OpenAPI schema (test_manifests.sh)
 pkg_pkgs="debhelper devscripts fakeroot lintian debootstrap apt-utils
 	shellcheck yamllint python3-yaml knot-dnsutils openssl iproute2
-	rpm rpm2cpio rpmlint cpio git"
+	rpm rpm2cpio rpmlint cpio git
+	podman runc slirp4netns python3-jsonschema"
 # upstream Unbound releases from git archives (scripts/unbound-upstream.sh):
 # the parser generators, and what the fedora flavour's options link
 upstream_pkgs="build-essential autoconf automake libtool pkg-config bison flex

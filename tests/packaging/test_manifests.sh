@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of deploy/: yamllint, the Helm chart rendered by a small
 # renderer of our own (Debian has no helm; a real helm, if on PATH, also
-# lints and renders), the key fields of every object (check_manifests.py),
+# lints and renders), the Kubernetes OpenAPI schema with unknown fields as
+# errors (k8s_schema_check.py), the key fields of every object (check_manifests.py),
 # mutations that those checks must catch, the Containerfile's rules, and
 # the environment of every dotpool container fed to container/entrypoint.sh
 # --check, so the dynlib unbound-checkconf sees the config each would run.
@@ -80,6 +81,60 @@ for f in "$top"/deploy/kubernetes/*.yaml "$tmp"/default.yaml "$tmp"/custom.yaml;
 	else flunk "$(basename "$f"): $out"; fi
 done
 
+# ---- the Kubernetes OpenAPI schema, unknown fields as errors ----------------------
+# Debian 12 has no offline validator (kubectl --dry-run=client needs an API
+# server); its kubernetes source package carries the API's OpenAPI schema.
+# Fetched once with apt-get source (needs a deb-src entry), cached.
+schema_dir=${DOTPOOL_K8S_SCHEMA_DIR:-$top/.cache/k8s-schema}
+schema=$schema_dir/swagger.json
+if [ ! -s "$schema" ]; then
+	mkdir -p "$tmp/k8s" "$schema_dir"
+	if (cd "$tmp/k8s" && apt-get source --download-only kubernetes) >"$tmp/k8s.log" 2>&1 &&
+		tar -xzf "$tmp"/k8s/kubernetes_*.orig.tar.gz -O --wildcards \
+			'*/api/openapi-spec/swagger.json' >"$schema.new" 2>>"$tmp/k8s.log"; then
+		(cd "$tmp/k8s" && ls ./*.dsc) >"$schema_dir/SOURCE"
+		mv "$schema.new" "$schema"
+	else
+		rm -f "$schema.new"
+	fi
+fi
+schema_check=$top/tests/packaging/k8s_schema_check.py
+# Fields newer than the schema's Kubernetes (1.20), each with why we use it:
+allow=(
+	# the node-local Service: GA in 1.26, the DaemonSet's minimum
+	--allow 'io.k8s.api.core.v1.ServiceSpec.internalTrafficPolicy={"type": "string", "enum": ["Cluster", "Local"]}'
+	# the native sidecar (an init container that keeps running): 1.29
+	--allow 'io.k8s.api.core.v1.Container.restartPolicy={"type": "string", "enum": ["Always"]}'
+)
+if [ ! -s "$schema" ]; then
+	flunk "no Kubernetes OpenAPI schema at $schema: apt-get source kubernetes failed (needs a deb-src line in apt's sources): $(tail -n 3 "$tmp/k8s.log")"
+elif ! python3 -c 'import jsonschema' 2>/dev/null; then
+	flunk "python3-jsonschema missing (scripts/deps.sh pkg)"
+else
+	if out=$(python3 "$schema_check" "$schema" "${allow[@]}" "$top"/deploy/kubernetes/*.yaml \
+		"$tmp"/default.yaml "$tmp"/custom.yaml 2>&1); then
+		pass "OpenAPI schema ($(cat "$schema_dir/SOURCE" 2>/dev/null || echo swagger.json)): ${out##*$'\n'}"
+	else flunk "OpenAPI schema: $out"; fi
+	# A misspelt field passes the key-field check (it looks only at what
+	# it knows) and the API server would drop it; the schema refuses it.
+	schema_mutate() {  # DESC FIELD SED-EXPR
+		sed "$3" "$top/deploy/kubernetes/daemonset.yaml" >"$tmp/typo.yaml"
+		grep -q "$2" "$tmp/typo.yaml" || { flunk "mutation '$1' changed nothing"; return; }
+		if out=$(python3 "$schema_check" "$schema" "${allow[@]}" "$tmp/typo.yaml" 2>&1); then
+			flunk "OpenAPI schema misses: $1"
+		elif grep -q "'$2' was unexpected" <<<"$out"; then
+			pass "OpenAPI schema catches: $1 ($(grep -m1 "'$2'" <<<"$out" | sed 's/^[^:]*: //'))"
+		else flunk "OpenAPI schema: $1: wrong complaint: $out"; fi
+	}
+	schema_mutate "updateStrategy misspelt" updateStratgy 's/updateStrategy:/updateStratgy:/'
+	schema_mutate "periodSeconds misspelt" periodSecond 's/periodSeconds:/periodSecond:/'
+	# and a field of a newer Kubernetes is refused unless allowed
+	if out=$(python3 "$schema_check" "$schema" "$top"/deploy/kubernetes/daemonset.yaml 2>&1); then
+		flunk "OpenAPI schema accepts internalTrafficPolicy without the allow-list"
+	else check_that "OpenAPI schema: internalTrafficPolicy needs the allow-list" \
+		grep -q "'internalTrafficPolicy' was unexpected" <<<"$out"; fi
+fi
+
 # ---- mutations the checks must catch ---------------------------------------------
 mutate() {  # DESC PYTHON-EXPR-ON-docs
 	python3 - "$tmp/default.yaml" "$tmp/mut.yaml" "$2" <<'PY'
@@ -154,8 +209,8 @@ sys.exit(0 if eval(sys.argv[3]) else 1)
 PY
 	then pass "Containerfile: $1"; else flunk "Containerfile: $1"; fi
 }
-cf_check "base images name a release, not latest" \
-	'all(re.search(r"debian:\$\{DEBIAN_RELEASE\}|debian:[a-z]+", l) and ":latest" not in l for l in lines if l.startswith("FROM "))'
+cf_check "base images name a release, not latest (scratch: the .debs' stage)" \
+	'all(re.search(r"debian:\$\{DEBIAN_RELEASE\}|debian:[a-z]+|^FROM scratch AS ", l) and ":latest" not in l for l in lines if l.startswith("FROM "))'
 cf_check "final stage runs as a numeric non-root user" \
 	'any(l.startswith("USER ") for l in final) and [l for l in final if l.startswith("USER ")][-1].split()[1].split(":")[0] in ("${UID}", ) and "ARG UID=10053" in final'
 cf_check "apt-get install with --no-install-recommends, lists removed in the same RUN" \

@@ -10,10 +10,8 @@
 #  4. start that installed Unbound with dotpool, on a random loopback port,
 #     forwarding a test zone over DoT to the host's stock Debian unbound
 #     serving TLS with a CA made here; resolve a name through it;
-#  5. check the packaged module refuses another Unbound build (ABI guard);
-#  6. play the container image's final stage into a second fresh root and
-#     run its entrypoint as the image would (uid 10053, read-only root,
-#     tmpfs): resolve through it, and its HEALTHCHECK reports ready.
+#  5. check the packaged module refuses another Unbound build (ABI guard).
+# (The container image built from these .debs: test_container.sh.)
 # Needs root (debootstrap, mount, chroot) and the Debian mirror of apt's
 # sources. Skips (77) when not root.
 # Environment: UNBOUND_UPSTREAM=X.Y.Z runs it all for the backport of
@@ -23,10 +21,7 @@
 # backport .cache/packages-X.Y.Z),
 # DOTPOOL_CLONE_BUILD_OPTIONS (DEB_BUILD_OPTIONS of the clean-clone build,
 # default "nocheck parallel=2"),
-# DOTPOOL_CHROOT_BASE (default $DOTPOOL_PKG_OUT/chroot-bookworm),
-# DOTPOOL_TEST_IMAGE_BUILD=1 to also play the Containerfile's build stage
-# (another full unbound rebuild, inside the chroot) and put its .debs in the
-# image instead of the ones from step 1.
+# DOTPOOL_CHROOT_BASE (default $DOTPOOL_PKG_OUT/chroot-bookworm).
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 top=${top:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -180,88 +175,6 @@ if [ -n "$dev_unbound" ] && "$dev_unbound" -V | grep -q dynlib; then
 else
 	say "no dev dynlib Unbound under .cache: ABI guard check skipped"
 fi
-
-# ---- 8. the container image, without a container engine ---------------------
-# The final stage of container/Containerfile played into a second fresh
-# Debian root (containerfile_run.py: its RUN and COPY steps, as an engine
-# would), then its ENTRYPOINT run the way the image runs: uid 10053, root
-# filesystem read-only, a tmpfs at /run/unbound, configured by DOTPOOL_*.
-image_debs=$UNBOUND_DEBS
-if [ "${DOTPOOL_TEST_IMAGE_BUILD:-0}" = 1 ]; then
-	# The build stage too: Debian's unbound rebuilt and unbound-dotpool
-	# built inside the "image", from the build context minus .dockerignore.
-	stamp "container image: playing the build stage (rebuilds unbound: about 12 minutes)"
-	chroot_prepare "$tmp/bld"
-	python3 "$top/tests/packaging/containerfile_run.py" --stage build \
-		"$top/container/Containerfile" "$top" "$tmp/bld/root" >/dev/null ||
-		fail "the Containerfile's build stage failed"
-	ls "$tmp/bld/root/out/debs/"unbound-dotpool_*.deb >/dev/null 2>&1 ||
-		fail "the build stage made no unbound-dotpool .deb"
-	image_debs=$tmp/bld/root/out/debs
-	stamp "container image: build stage done: $(cd "$image_debs" && echo unbound_*.deb unbound-dotpool_*.deb)"
-fi
-stamp "container image: playing the Containerfile's final stage into a fresh root"
-img=$tmp/img
-chroot_prepare "$img"
-mkdir -p "$img/ro"
-printf '#!/bin/sh\nexit 101\n' >"$img/root/usr/sbin/policy-rc.d"
-chmod +x "$img/root/usr/sbin/policy-rc.d"
-meta=$(python3 "$top/tests/packaging/containerfile_run.py" "$top/container/Containerfile" \
-	"$top" "$img/root" "/out/debs/=$image_debs") ||
-	fail "the Containerfile's final stage failed"
-jq_py() { python3 -c 'import json, sys; m = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$meta" "$1"; }
-img_user=$(jq_py 'm["User"]')
-mapfile -t img_env < <(jq_py '"\n".join(k + "=" + v for k, v in m["Env"].items())')
-mapfile -t img_entry < <(jq_py '"\n".join(m["Entrypoint"])')
-mapfile -t img_health < <(jq_py '"\n".join(m["Healthcheck"])')
-[ "$img_user" = 10053:10053 ] || fail "the image runs as '$img_user', not 10053:10053"
-# the CA bundle, as an operator would mount it
-mkdir -p "$img/root/etc/dotpool-test"
-cp "$up/ca.pem" "$img/root/etc/dotpool-test/ca.pem"
-rm -f "$img/root/usr/sbin/policy-rc.d"
-mount --bind "$img/root" "$img/ro"; mounts+=("$img/ro")
-mount -o remount,bind,ro "$img/ro"
-mount -t proc proc "$img/ro/proc"; mounts+=("$img/ro/proc")
-mount --bind /dev "$img/ro/dev"; mounts+=("$img/ro/dev")
-mount -t tmpfs -o uid=10053,gid=10053,mode=0700,size=16m tmpfs "$img/ro/run/unbound"
-mounts+=("$img/ro/run/unbound")
-touch "$img/ro/usr/probe" 2>/dev/null && fail "the image root is not read-only"
-img_port=$(pick_port)
-img_metrics=$(pick_port)
-run_env=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-	HOME=/run/unbound "${img_env[@]}"
-	"DOTPOOL_UPSTREAMS=127.0.0.1@$up_port#upstream.dotpool.test"
-	DOTPOOL_ZONE=dotpool.example DOTPOOL_LISTEN_ADDR=127.0.0.1
-	"DOTPOOL_LISTEN_PORT=$img_port" "DOTPOOL_METRICS_PORT=$img_metrics"
-	DOTPOOL_TLS_CA=/etc/dotpool-test/ca.pem DOTPOOL_DNSSEC=no DOTPOOL_VERBOSITY=2)
-chroot --userspec=10053:10053 "$img/ro" "${run_env[@]}" /bin/sh -c 'cd /run/unbound && exec "$@"' \
-	sh "${img_entry[@]}" >"$tmp/img.log" 2>&1 &
-img_pid=$!
-pids+=("$img_pid")
-answer=
-for _ in $(seq 1 50); do
-	answer=$(kdig -p "$img_port" @127.0.0.1 +short +timeout=1 +retry=0 \
-		www.dotpool.example A 2>/dev/null || true)
-	[ "$answer" = 192.0.2.54 ] && break
-	kill -0 "$img_pid" 2>/dev/null || break
-	sleep 0.2
-done
-[ "$answer" = 192.0.2.54 ] ||
-	{ tail -n 20 "$tmp/img.log"; fail "the image did not resolve www.dotpool.example (got '$answer')"; }
-[ "$(ps -o uid= -p "$img_pid" | tr -d ' ')" = 10053 ] || fail "the image's unbound does not run as uid 10053"
-stamp "container image: resolved www.dotpool.example -> $answer as uid 10053 on a read-only root (state: $(cd "$img/ro/run/unbound" && echo *))"
-health=
-for _ in $(seq 1 25); do
-	if health=$(chroot --userspec=10053:10053 "$img/ro" "${run_env[@]}" "${img_health[@]}" 2>&1); then
-		break
-	fi
-	sleep 0.2
-done
-[ "$health" = "ready: 1 of 1 upstreams up" ] ||
-	fail "the image's HEALTHCHECK (${img_health[*]}) says: $health"
-control=$(chroot --userspec=10053:10053 "$img/ro" "${run_env[@]}" /usr/local/bin/dotpool-ready --control 2>&1) ||
-	fail "dotpool-ready --control: $control"
-stamp "container image: HEALTHCHECK '$health'; liveness '$control'"
 
 [ "$(sha256sum /usr/sbin/unbound | cut -d' ' -f1)" = "$stock_sum" ] ||
 	fail "the host's /usr/sbin/unbound changed"
