@@ -72,9 +72,13 @@ class Upstream:
 		self.ctl = os.path.join(b.work, "dotfault-%s.ctl" % tag)
 		if os.path.exists(self.ctl):
 			os.unlink(self.ctl)
+		# The resolvers forward "." to it, so it serves "." (names under
+		# ZONE included): an upstream that refuses the forward zone's
+		# own SOA fails dotpool's health probe and sits in backoff, and
+		# that artefact, not the failure, would decide where hedges go.
 		argv = [sys.executable, DOTFAULT, "--listen", ADDR_UP, "--port",
 			str(port), "--cert", b.work + "/upchain.pem", "--key",
-			b.work + "/up.key", "--zone", ZONE, "--addr-hash", "--idle",
+			b.work + "/up.key", "--zone", ".", "--addr-hash", "--idle",
 			"60", "--control", self.ctl, "--fault", fault or "none"]
 		self.p = Proc("dotfault-" + tag, argv,
 			os.path.join(b.work, "dotfault-%s.log" % tag), ns=NS_UP)
