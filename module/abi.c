@@ -21,6 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "dotpool/abi.h"
+/* glibc and FreeBSD define ElfW; OpenBSD and others name the native types
+ * Elf_Phdr and so on */
+#ifndef ElfW
+#define ElfW(type) Elf_##type
+#endif
 #include "dotpool/error.h"
 
 /** What every refusal tells the operator to do; ends every message. */
@@ -287,12 +292,13 @@ done:
 	return ret;
 }
 
-/** An I/O refusal: the message names what could not be read. */
+/** An I/O refusal: "cannot VERB WHAT to check the Unbound build: why". */
 static int
-refuse_io(char** err, const char* fmt, const char* what, int e)
+refuse_io(char** err, const char* verb, const char* what, int e)
 {
 	struct msg m = { NULL, 0, 0 };
-	msg_add(&m, fmt, what, strerror(e));
+	msg_add(&m, "cannot %s %s to check the Unbound build: %s", verb, what,
+		strerror(e));
 	msg_done(&m, err);
 	return DOTPOOL_EIO;
 }
@@ -313,15 +319,13 @@ dotpool_abi_check(const char* exe, const char* version,
 		int e = errno;
 		if(fd != -1)
 			close(fd);
-		return refuse_io(err, "cannot read %s to check the Unbound "
-			"build: %s", exe, e);
+		return refuse_io(err, "read", exe, e);
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if(map == MAP_FAILED) {
 		int e = errno;
 		close(fd);
-		return refuse_io(err, "cannot map %s to check the Unbound "
-			"build: %s", exe, e);
+		return refuse_io(err, "map", exe, e);
 	}
 	r.p = map;
 	r.len = (size_t)st.st_size;
@@ -375,9 +379,8 @@ dotpool_abi_check_self(const char* version, const char* confline,
 	*err = NULL;
 	(void)dl_iterate_phdr(self_segments, &img);
 	if(img.n == 0)
-		return refuse_io(err, "cannot find the loaded segments of %s "
-			"to check the Unbound build: %s", "the running program",
-			ENOENT);
+		return refuse_io(err, "find the loaded segments of",
+			"the running program", ENOENT);
 	return check_regions(img.r, img.n, version, confline, features,
 		nfeatures, lookup, err);
 }
