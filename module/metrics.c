@@ -159,35 +159,54 @@ dotpool_metrics_snapshot_free(struct dotpool_metrics_snapshot* snap)
 	free(snap);
 }
 
-/** The larger of two gauges. */
-static int64_t
-max64(int64_t a, int64_t b)
+/** The unsigned counter at an offset in stats. */
+static uint64_t
+field_u64(const struct dotpool_stats* st, size_t off)
 {
-	return a > b ? a : b;
+	uint64_t v;
+	memcpy(&v, (const char*)st + off, sizeof(v));
+	return v;
 }
 
-/** Merge src into dst: sums, except the states and estimates, which take
- * the worse: an upstream is up only when every worker has seen it work,
- * suspect when one worker suspects it, and its round trip and soft
- * deadline are the slowest any worker measured (each worker learns its
- * own, and an average would hide the one that is waiting). */
+/** The signed gauge at an offset in stats. */
+static int64_t
+field_i64(const struct dotpool_stats* st, size_t off)
+{
+	int64_t v;
+	memcpy(&v, (const char*)st + off, sizeof(v));
+	return v;
+}
+
+/** The gauges that merge as the worse of the workers' values, not as a
+ * sum: an upstream is up only when every worker has seen it work (health
+ * and unverified grow with trouble), suspect when one worker suspects it,
+ * and its round trip and soft deadline are the slowest any worker measured
+ * (each worker learns its own, and an average would hide the one that is
+ * waiting). */
+static const size_t worst_fields[] = {
+	offsetof(struct dotpool_stats, health),
+	offsetof(struct dotpool_stats, unverified),
+	offsetof(struct dotpool_stats, suspect),
+	offsetof(struct dotpool_stats, srtt_us),
+	offsetof(struct dotpool_stats, rttvar_us),
+	offsetof(struct dotpool_stats, soft_us)
+};
+
+/** Merge src into dst: sums, except worst_fields. */
 static void
 stats_merge(struct dotpool_stats* dst, const struct dotpool_stats* src)
 {
-	struct dotpool_stats worst;
-	worst.health = max64(dst->health, src->health);
-	worst.unverified = dst->unverified || src->unverified;
-	worst.suspect = max64(dst->suspect, src->suspect);
-	worst.srtt_us = max64(dst->srtt_us, src->srtt_us);
-	worst.rttvar_us = max64(dst->rttvar_us, src->rttvar_us);
-	worst.soft_us = max64(dst->soft_us, src->soft_us);
+	int64_t worst[sizeof(worst_fields) / sizeof(worst_fields[0])];
+	size_t i;
+	for(i = 0; i < sizeof(worst) / sizeof(worst[0]); i++) {
+		int64_t a = field_i64(dst, worst_fields[i]);
+		int64_t b = field_i64(src, worst_fields[i]);
+		worst[i] = a > b ? a : b;
+	}
 	dotpool_stats_add(dst, src);
-	dst->health = worst.health;
-	dst->unverified = worst.unverified;
-	dst->suspect = worst.suspect;
-	dst->srtt_us = worst.srtt_us;
-	dst->rttvar_us = worst.rttvar_us;
-	dst->soft_us = worst.soft_us;
+	for(i = 0; i < sizeof(worst) / sizeof(worst[0]); i++)
+		memcpy((char*)dst + worst_fields[i], &worst[i],
+			sizeof(worst[i]));
 }
 
 int
@@ -399,24 +418,6 @@ static const char* const health_states[] = { "up", "backoff", "down" };
 
 /** Name of the latency histogram. */
 #define LATENCY "dotpool_upstream_latency_seconds"
-
-/** The unsigned counter at an offset in stats. */
-static uint64_t
-field_u64(const struct dotpool_stats* st, size_t off)
-{
-	uint64_t v;
-	memcpy(&v, (const char*)st + off, sizeof(v));
-	return v;
-}
-
-/** The signed gauge at an offset in stats. */
-static int64_t
-field_i64(const struct dotpool_stats* st, size_t off)
-{
-	int64_t v;
-	memcpy(&v, (const char*)st + off, sizeof(v));
-	return v;
-}
 
 /** Write the HELP and TYPE lines of a family. */
 static int
