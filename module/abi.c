@@ -239,11 +239,10 @@ check_regions(const struct region* r, size_t nr, const char* version,
 		(nfeatures && !(have = calloc(nfeatures, sizeof(*have)))))
 		goto done;
 	sprintf(want, "unbound %s", version);
-	snprintf(running, sizeof(running), "unknown");
 	for(i = 0; i < nr; i++)
 		if(find_version(r[i].p, r[i].len, running, sizeof(running)))
 			break;
-	if(i == nr)
+	if(i == nr) /* (a failed search may leave part of a candidate) */
 		snprintf(running, sizeof(running), "unknown");
 	bad_version = !regions_have_cstring(r, nr, want);
 	bad_line = !regions_have_cstring(r, nr, confline);
