@@ -15,11 +15,11 @@ flunk() { say "FAIL: $*"; fail=1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-mkdir -p "$tmp/src/module/glue" "$tmp/pc" "$tmp/nopc"
-if ! { cp "$top/configure" "$tmp/src/" && cp -R "$top/build-aux" "$tmp/src/" &&
-	cp "$top/module/glue/dotpool.c" "$tmp/src/module/glue/"; }; then
-	say "FAIL: cannot copy configure and build-aux from $top"; exit 1
-fi
+# shellcheck source=tests/setup/configure_copy.sh
+. "$top/tests/setup/configure_copy.sh"
+mkdir -p "$tmp/pc" "$tmp/nopc"
+configure_copy "$tmp/src" ||
+	{ say "FAIL: cannot copy configure and build-aux from $top"; exit 1; }
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$UNBOUND_SRC/config.h")
 [ -n "$version" ] || { say "FAIL: no PACKAGE_VERSION in $UNBOUND_SRC/config.h"; exit 1; }
 

@@ -17,9 +17,10 @@ trap 'rm -rf "$tmp"' EXIT
 
 grep -q '^/\* #undef USE_MINI_EVENT \*/$' "$UNBOUND_SRC/config.h" ||
 	{ say "FAIL: $UNBOUND_SRC/config.h has no '#undef USE_MINI_EVENT' line to turn on"; exit 1; }
-mkdir -p "$tmp/src/module/glue" "$tmp/ub"
-cp "$top/configure" "$tmp/src/" && cp -R "$top/build-aux" "$tmp/src/" &&
-	cp "$top/module/glue/dotpool.c" "$tmp/src/module/glue/" ||
+# shellcheck source=tests/setup/configure_copy.sh
+. "$top/tests/setup/configure_copy.sh"
+mkdir -p "$tmp/ub"
+configure_copy "$tmp/src" ||
 	{ say "FAIL: cannot copy configure and build-aux from $top"; exit 1; }
 # every entry of the tree, linked, but config.h a copy
 for f in "$UNBOUND_SRC"/*; do
