@@ -14,6 +14,11 @@
 #                                 ROOT/srv/debs, as the apt source pinned at
 #                                 990 (apt-repo.sh --install-source), apt-get
 #                                 update; no service starts in ROOT
+#   pair_build OUT                the unbound + unbound-dotpool pair in OUT
+#                                 (packaging/dotpool-deb/build.sh: built, or
+#                                 taken from its cache; UNBOUND_UPSTREAM as
+#                                 there), its variables set (UNBOUND_DEBS,
+#                                 DOTPOOL_DEB, UNBOUND_DEB_VERSION, ...)
 #   pick_port                     a free loopback port
 #   dot_upstream                  a DoT server on the host (the stock Debian
 #                                 unbound, a CA made here) at 127.0.0.1@$up_port
@@ -93,6 +98,12 @@ chroot_local_repo() {
 	chmod +x "$root/usr/sbin/policy-rc.d"
 	chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$tmp/apt.log" 2>&1 ||
 		{ tail -n 20 "$tmp/apt.log"; fail "apt-get update failed in the chroot"; }
+}
+
+pair_build() {
+	local vars
+	vars=$("$top/packaging/dotpool-deb/build.sh" "$1" | tail -n 1) || return 1
+	eval "$vars"
 }
 
 pick_port() {

@@ -36,9 +36,7 @@ stock_sum=$(sha256sum /usr/sbin/unbound | cut -d' ' -f1)
 
 # ---- 1. packages ---------------------------------------------------------
 stamp "building the packages (unbound rebuild is cached after the first run)"
-vars=$("$top/packaging/dotpool-deb/build.sh" "$out" | tail -n 1) ||
-	fail "building the packages failed"
-eval "$vars"
+pair_build "$out" || fail "building the packages failed"
 : "${UNBOUND_DEBS:?}" "${DOTPOOL_DEB:?}" "${UNBOUND_DEB_VERSION:?}"
 stamp "packages: $(cd "$UNBOUND_DEBS" && echo ./*.deb)"
 

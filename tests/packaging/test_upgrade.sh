@@ -34,14 +34,11 @@ new_out=${DOTPOOL_PKG_OUT_NEW:-$top/.cache/packages-$new}
 
 # ---- the two pairs (built, or taken from their caches) --------------------
 stamp "the 1.17.1 pair and the $new pair (cached after the first build)"
-vars=$("$top/packaging/dotpool-deb/build.sh" "$old_out" | tail -n 1) ||
-	fail "building the 1.17.1 pair failed"
-eval "$vars"
+pair_build "$old_out" || fail "building the 1.17.1 pair failed"
 old_debs=$UNBOUND_DEBS old_v=$UNBOUND_DEB_VERSION old_dotpool=$DOTPOOL_DEB
 old_dv=$(dpkg-deb -f "$DOTPOOL_DEB" Version)
-vars=$(UNBOUND_UPSTREAM=$new "$top/packaging/dotpool-deb/build.sh" "$new_out" | tail -n 1) ||
+UNBOUND_UPSTREAM=$new pair_build "$new_out" ||
 	fail "building the $new pair failed"
-eval "$vars"
 new_debs=$UNBOUND_DEBS new_v=$UNBOUND_DEB_VERSION
 new_dv=$(dpkg-deb -f "$DOTPOOL_DEB" Version)
 dpkg --compare-versions "$new_dv" gt "$old_dv" ||
