@@ -13,22 +13,27 @@ dp_require dig openssl python3 unshare
 ! grep -Eq 'lib(asan|tsan)' <<<"$(ldd "$DOTPOOL_MODULE" 2>&1)" ||
 	dp_skip "a sanitizer runtime in the module reads /proc itself (LeakSanitizer: 'Can't open /proc/PID/task')"
 
-# A wrapper in DP_UNBOUND's place: the same daemon, started where /proc is
-# an empty tmpfs. unshare and sh exec, so the pid the harness records stays
-# the daemon's.
-real=$DP_UNBOUND
-wrap=$DP_TMP/unbound-no-proc
-cat >"$wrap" <<WRAP
+# hide CMD...: CMD run where /proc is an empty tmpfs, in a mount namespace
+# of its own. The namespace's copy of /proc is made private first, so the
+# tmpfs never propagates to the host's /proc (propagation of "/" itself is
+# left alone: in a chroot "/" is no mount point and cannot be changed).
+# unshare and sh exec, so the pid stays the command's.
+hide=$DP_TMP/hide-proc
+cat >"$hide" <<'HIDE'
 #!/bin/sh
-exec unshare --mount --propagation private sh -c \
-	'mount -t tmpfs -o size=64k,mode=0555 none /proc && exec "\$0" "\$@"' \
-	"$real" "\$@"
-WRAP
+exec unshare --mount --propagation unchanged sh -c \
+	'mount --make-private /proc && mount -t tmpfs -o size=64k,mode=0555 none /proc && exec "$@"' \
+	sh "$@"
+HIDE
+chmod +x "$hide"
+# the control: there, /proc is really empty
+seen=$("$hide" ls -A /proc 2>&1) ||
+	dp_fail "cannot run a command with /proc hidden here: $seen"
+assert_eq "" "$seen" "what /proc holds where it is hidden"
+# in DP_UNBOUND's place: the same daemon, with /proc hidden
+wrap=$DP_TMP/unbound-no-proc
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$hide" "$DP_UNBOUND" >"$wrap"
 chmod +x "$wrap"
-# the control: inside such a namespace /proc is really empty
-seen=$(unshare --mount --propagation private sh -c \
-	'mount -t tmpfs -o size=64k none /proc && ls -A /proc')
-assert_eq "" "$seen" "what /proc holds in the wrapper's namespace"
 
 dp_upstream_start up
 DP_UNBOUND=$wrap dp_unbound_start ub <<EOF
